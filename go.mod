@@ -1,0 +1,3 @@
+module github.com/lockd/lockd
+
+go 1.26.8

@@ -1,0 +1,263 @@
+package lockd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits and defaults shared by every engine, the HTTP API and the SDK.
+const (
+	// DefaultTTL is the lease time-to-live when none is given.
+	DefaultTTL = 10 * time.Second
+	// MinTTL is the shortest lease time-to-live accepted.
+	MinTTL = 100 * time.Millisecond
+	// MaxTTL is the longest lease time-to-live accepted.
+	MaxTTL = time.Hour
+	// MaxWait is the longest an acquire may wait for a lock to be freed.
+	MaxWait = 5 * time.Minute
+	// MaxNameLen is the longest lock name, in bytes.
+	MaxNameLen = 200
+	// MaxOwnerLen is the longest owner string, in bytes.
+	MaxOwnerLen = 128
+	// MaxMetadataLen is the largest metadata object, in bytes of compact JSON.
+	MaxMetadataLen = 4096
+)
+
+// Lease is a granted lock. It is a plain value: engines return a fresh one
+// from every Acquire and Extend, and it is safe to copy and to read from
+// several goroutines.
+type Lease struct {
+	// Name is the lock's name.
+	Name string
+	// Owner is who holds it.
+	Owner string
+	// ID is the lease value: a random 128-bit hex string that proves
+	// ownership to Extend and Release. Treat it as a secret.
+	ID string
+	// Fence is the fencing token: it grows strictly with every grant of
+	// this lock, so a resource can refuse writes that carry an older one.
+	Fence int64
+	// TTL is the time-to-live asked for.
+	TTL time.Duration
+	// AcquiredAt is when the acquire (or extend) that produced this lease
+	// started.
+	AcquiredAt time.Time
+	// ExpiresAt is the end of validity: AcquiredAt + TTL, less the time the
+	// engine spent and a clock-drift allowance. Past it, the holder must
+	// assume someone else may hold the lock.
+	ExpiresAt time.Time
+	// Metadata is the JSON object given at acquire time, or nil.
+	Metadata json.RawMessage
+}
+
+// LockInfo is what Inspect reports about a lock.
+type LockInfo struct {
+	// Name is the lock's name.
+	Name string
+	// Held reports whether a quorum agrees that the lock is held. The
+	// fields below are set only when it is.
+	Held bool
+	// Owner is the holder's owner string.
+	Owner string
+	// LeaseID is the holder's lease value. Engines fill it for in-process
+	// callers (the HTTP API uses it to serve the legacy release route); the
+	// HTTP API never shows it.
+	LeaseID string
+	// Fence is the holder's fencing token.
+	Fence int64
+	// ExpiresAt is when the holder's lease runs out unless extended.
+	ExpiresAt time.Time
+	// Metadata is the holder's metadata, or nil.
+	Metadata json.RawMessage
+}
+
+// AcquireOptions are the inputs of Engine.Acquire. The zero value of a field
+// takes its default.
+type AcquireOptions struct {
+	// Owner names the holder; required, 1-128 bytes of printable UTF-8.
+	// An acquire by the owner that already holds the lock refreshes the TTL
+	// and returns the same lease, so a retried acquire is safe. Give every
+	// holder its own owner string.
+	Owner string
+	// TTL is the lease time-to-live, in [MinTTL, MaxTTL]. The default is
+	// DefaultTTL.
+	TTL time.Duration
+	// Wait is how long to keep trying while someone else holds the lock,
+	// in [0, MaxWait]. The default, 0, tries once.
+	Wait time.Duration
+	// Metadata is an optional JSON object of at most MaxMetadataLen bytes,
+	// stored with the lease and shown by Inspect.
+	Metadata json.RawMessage
+}
+
+// Health is what an engine reports about its readiness.
+type Health struct {
+	// Ready is true when the engine can grant locks: a quorum of nodes
+	// answers.
+	Ready bool
+	// Nodes has one entry per backing node.
+	Nodes []NodeHealth
+}
+
+// NodeHealth is the state of one backing node.
+type NodeHealth struct {
+	// Addr is the node's address ("memory" for the memory engine).
+	Addr string
+	// OK is true when the node answered a ping.
+	OK bool
+	// Latency is how long the ping took.
+	Latency time.Duration
+	// Error is the ping's failure, empty when OK.
+	Error string
+}
+
+// Engine is a lock backend. Every method takes a context and honours its
+// deadline and cancellation. Implementations are safe for concurrent use.
+//
+// Acquire returns ErrNotObtained (as *NotObtainedError) when someone else
+// holds the lock past the wait, joined with ctx.Err() when the context ended
+// the wait; ErrQuorumUnavailable when too few nodes answered;
+// ErrInvalidArgument (as *ArgumentError) for bad input.
+//
+// Extend pushes a held lease's expiry to now+ttl and returns the new lease.
+// It returns ErrLost when the lease no longer holds the lock, and
+// ErrQuorumUnavailable when too few nodes answered to tell (the lease may
+// still be valid until its old ExpiresAt).
+//
+// Release deletes the lock if, and only if, the lease still holds it. It
+// returns ErrNotHeld when the lease no longer holds it (released, expired,
+// or someone else's now) and deletes nothing; releasing twice is safe.
+//
+// Inspect reports who holds a lock as seen by a quorum; it returns
+// ErrQuorumUnavailable when too few nodes answered.
+//
+// Health pings the backing nodes. Close releases the engine's connections.
+type Engine interface {
+	Acquire(ctx context.Context, name string, opts AcquireOptions) (Lease, error)
+	Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (Lease, error)
+	Release(ctx context.Context, name, leaseID string) error
+	Inspect(ctx context.Context, name string) (LockInfo, error)
+	Health(ctx context.Context) Health
+	Close() error
+}
+
+// ValidateName returns an *ArgumentError unless name is 1-200 characters
+// from [A-Za-z0-9._:@-] and is not "." or ".." (which URLs cannot carry).
+func ValidateName(name string) error {
+	if name == "" {
+		return &ArgumentError{Field: "name", Reason: "is required"}
+	}
+	if len(name) > MaxNameLen {
+		return &ArgumentError{Field: "name", Reason: fmt.Sprintf("is %d characters, at most %d", len(name), MaxNameLen)}
+	}
+	if name == "." || name == ".." {
+		return &ArgumentError{Field: "name", Reason: `may not be "." or ".."`}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '@' || c == '-'
+		if !ok {
+			return &ArgumentError{Field: "name", Reason: "may hold only A-Z a-z 0-9 . _ : @ -"}
+		}
+	}
+	return nil
+}
+
+// ValidateOwner returns an *ArgumentError unless owner is 1-128 bytes of
+// printable UTF-8.
+func ValidateOwner(owner string) error {
+	if owner == "" {
+		return &ArgumentError{Field: "owner", Reason: "is required"}
+	}
+	if len(owner) > MaxOwnerLen {
+		return &ArgumentError{Field: "owner", Reason: fmt.Sprintf("is %d bytes, at most %d", len(owner), MaxOwnerLen)}
+	}
+	if !utf8.ValidString(owner) {
+		return &ArgumentError{Field: "owner", Reason: "is not valid UTF-8"}
+	}
+	for _, r := range owner {
+		if !unicode.IsPrint(r) {
+			return &ArgumentError{Field: "owner", Reason: "holds a non-printable character"}
+		}
+	}
+	return nil
+}
+
+// ValidateTTL returns an *ArgumentError unless ttl is in [MinTTL, MaxTTL].
+func ValidateTTL(ttl time.Duration) error {
+	if ttl < MinTTL || ttl > MaxTTL {
+		return &ArgumentError{Field: "ttl_ms", Reason: fmt.Sprintf("must be in [%d, %d]", MinTTL.Milliseconds(), MaxTTL.Milliseconds())}
+	}
+	return nil
+}
+
+// Prepare fills defaults into opts and validates them with name. Engines
+// call it first thing in Acquire; it returns an *ArgumentError naming the
+// first bad field. The returned metadata is compact JSON.
+func (o AcquireOptions) Prepare(name string) (AcquireOptions, error) {
+	if err := ValidateName(name); err != nil {
+		return o, err
+	}
+	if err := ValidateOwner(o.Owner); err != nil {
+		return o, err
+	}
+	if o.TTL == 0 {
+		o.TTL = DefaultTTL
+	}
+	if err := ValidateTTL(o.TTL); err != nil {
+		return o, err
+	}
+	if o.Wait < 0 || o.Wait > MaxWait {
+		return o, &ArgumentError{Field: "wait_ms", Reason: fmt.Sprintf("must be in [0, %d]", MaxWait.Milliseconds())}
+	}
+	if len(o.Metadata) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, o.Metadata); err != nil || buf.Len() == 0 || buf.Bytes()[0] != '{' {
+			return o, &ArgumentError{Field: "metadata", Reason: "must be a JSON object"}
+		}
+		if buf.Len() > MaxMetadataLen {
+			return o, &ArgumentError{Field: "metadata", Reason: fmt.Sprintf("is %d bytes, at most %d", buf.Len(), MaxMetadataLen)}
+		}
+		o.Metadata = json.RawMessage(buf.Bytes())
+		if string(o.Metadata) == "{}" {
+			o.Metadata = nil
+		}
+	}
+	return o, nil
+}
+
+// LeaseIDLen is the length of a lease value: 128 random bits in hex.
+const LeaseIDLen = 32
+
+// ValidateLeaseID returns an *ArgumentError unless id has the shape of a
+// lease value: LeaseIDLen lowercase hex digits.
+func ValidateLeaseID(id string) error {
+	if id == "" {
+		return &ArgumentError{Field: "lease", Reason: "is required"}
+	}
+	if len(id) != LeaseIDLen {
+		return &ArgumentError{Field: "lease", Reason: fmt.Sprintf("must be %d hex digits", LeaseIDLen)}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return &ArgumentError{Field: "lease", Reason: fmt.Sprintf("must be %d hex digits", LeaseIDLen)}
+		}
+	}
+	return nil
+}
+
+// NewLeaseID returns a fresh lease value: 128 bits from crypto/rand in hex.
+func NewLeaseID() string {
+	var b [LeaseIDLen / 2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}

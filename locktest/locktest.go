@@ -1,0 +1,513 @@
+// Package locktest is the conformance suite every lockd.Engine must pass:
+// acquire, conflict, expiry, extend, release, idempotent release,
+// same-owner re-acquire, wait-then-get, context cancel, fencing order and
+// mutual exclusion under concurrency. Engines call Run from their tests.
+package locktest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// Config tunes the suite for an engine.
+type Config struct {
+	// New returns the engine under test. The suite calls it once per Run
+	// and closes the engine at the end.
+	New func(t *testing.T) lockd.Engine
+	// Workers and Increments size the mutual-exclusion test. The defaults
+	// are 16 and 500.
+	Workers, Increments int
+	// RemoteInspect is true when Inspect cannot see lease values (the
+	// engine is behind HTTP).
+	RemoteInspect bool
+}
+
+// testTimeout bounds every engine call the suite makes.
+const testTimeout = 30 * time.Second
+
+// Run runs the suite against the engine cfg.New returns.
+func Run(t *testing.T, cfg Config) {
+	t.Helper()
+	if cfg.Workers == 0 {
+		cfg.Workers = 16
+	}
+	if cfg.Increments == 0 {
+		cfg.Increments = 500
+	}
+	e := cfg.New(t)
+	t.Cleanup(func() { _ = e.Close() })
+	s := &suite{e: e, cfg: cfg}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"AcquireOK", s.acquireOK},
+		{"ErrNotObtained", s.conflict},
+		{"Expiry", s.expiry},
+		{"Extend", s.extend},
+		{"ExtendErrLost", s.extendLost},
+		{"Release", s.release},
+		{"ReleaseErrNotHeld", s.releaseIdempotent},
+		{"ReacquireSameOwner", s.reacquire},
+		{"WaitThenGet", s.waitThenGet},
+		{"WaitEnds", s.waitEnds},
+		{"ContextCancel", s.contextCancel},
+		{"FencesGrow", s.fencesGrow},
+		{"Inspect", s.inspect},
+		{"ErrInvalidArgument", s.invalid},
+		{"Health", s.health},
+		{"MutualExclusion", s.mutex},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.fn)
+	}
+}
+
+type suite struct {
+	e   lockd.Engine
+	cfg Config
+}
+
+var leaseRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func ctxFor(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// lockName returns a name unique to the running test, so tests that share
+// an engine (and its Redis nodes) do not see each other's locks.
+func lockName(t *testing.T) string {
+	t.Helper()
+	n := []byte(t.Name())
+	for i, c := range n {
+		if lockd.ValidateName(string(c)) != nil {
+			n[i] = ':'
+		}
+	}
+	if len(n) > 150 {
+		n = n[len(n)-150:]
+	}
+	return fmt.Sprintf("%s:%d", n, time.Now().UnixNano())
+}
+
+func (s *suite) mustAcquire(t *testing.T, name string, o lockd.AcquireOptions) lockd.Lease {
+	t.Helper()
+	l, err := s.e.Acquire(ctxFor(t), name, o)
+	if err != nil {
+		t.Fatalf("Acquire(%q, owner %q): %v", name, o.Owner, err)
+	}
+	return l
+}
+
+func (s *suite) acquireOK(t *testing.T) {
+	name := lockName(t)
+	before := time.Now()
+	l := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	if l.Name != name || l.Owner != "a" || l.TTL != 5*time.Second {
+		t.Errorf("got name %q owner %q ttl %v, want %q a 5s", l.Name, l.Owner, l.TTL, name)
+	}
+	if !leaseRE.MatchString(l.ID) {
+		t.Errorf("got lease %q, want 32 hex digits", l.ID)
+	}
+	if l.Fence <= 0 {
+		t.Errorf("got fence %d, want > 0", l.Fence)
+	}
+	if l.ExpiresAt.After(before.Add(5*time.Second+time.Second)) || l.ExpiresAt.Before(before.Add(4*time.Second)) {
+		t.Errorf("got expires_at %v, want about %v", l.ExpiresAt, before.Add(5*time.Second))
+	}
+	if err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
+		t.Errorf("Release: %v", err)
+	}
+}
+
+func (s *suite) conflict(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	_, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
+	if !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("second owner: got %v, want ErrNotObtained", err)
+	}
+	var noe *lockd.NotObtainedError
+	if !errors.As(err, &noe) || noe.Holder == nil {
+		t.Fatalf("got %#v, want *NotObtainedError with a holder", err)
+	}
+	if noe.Holder.Owner != "a" {
+		t.Errorf("got holder %q, want a", noe.Holder.Owner)
+	}
+	if d := noe.Holder.ExpiresAt.Sub(a.ExpiresAt); d < -time.Second || d > time.Second {
+		t.Errorf("got holder expiry %v, want about %v", noe.Holder.ExpiresAt, a.ExpiresAt)
+	}
+}
+
+func (s *suite) expiry(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 200 * time.Millisecond})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
+		got := time.Now()
+		if err == nil {
+			if got.Before(a.ExpiresAt) {
+				t.Fatalf("b got the lock at %v, before a's lease ran out at %v", got, a.ExpiresAt)
+			}
+			if b.Fence <= a.Fence {
+				t.Errorf("got fence %d after %d, want it larger", b.Fence, a.Fence)
+			}
+			return
+		}
+		if !errors.Is(err, lockd.ErrNotObtained) {
+			t.Fatalf("got %v, want ErrNotObtained while a holds it", err)
+		}
+		if got.After(deadline) {
+			t.Fatalf("lock never expired: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *suite) extend(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 300 * time.Millisecond, Metadata: json.RawMessage(`{"k":"v"}`)})
+	x, err := s.e.Extend(ctxFor(t), name, a.ID, 5*time.Second)
+	if err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	if x.ID != a.ID || x.Fence != a.Fence || x.Owner != "a" || x.Name != name || x.TTL != 5*time.Second {
+		t.Errorf("got %+v, want the same lease with ttl 5s", x)
+	}
+	if !x.ExpiresAt.After(a.ExpiresAt) {
+		t.Errorf("got expires_at %v, want after %v", x.ExpiresAt, a.ExpiresAt)
+	}
+	if string(x.Metadata) != `{"k":"v"}` {
+		t.Errorf("got metadata %s, want {\"k\":\"v\"}", x.Metadata)
+	}
+	time.Sleep(500 * time.Millisecond) // past the first TTL
+	if _, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b"}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Errorf("after extend, b got %v, want ErrNotObtained", err)
+	}
+}
+
+func (s *suite) extendLost(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 150 * time.Millisecond})
+	if _, err := s.e.Extend(ctxFor(t), name, lockd.NewLeaseID(), time.Second); !errors.Is(err, lockd.ErrLost) {
+		t.Errorf("wrong lease: got %v, want ErrLost", err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if _, err := s.e.Extend(ctxFor(t), name, a.ID, time.Second); !errors.Is(err, lockd.ErrLost) {
+		t.Errorf("expired lease: got %v, want ErrLost", err)
+	}
+	b := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
+	if _, err := s.e.Extend(ctxFor(t), name, a.ID, time.Second); !errors.Is(err, lockd.ErrLost) {
+		t.Errorf("lease of a while b holds: got %v, want ErrLost", err)
+	}
+	info, err := s.e.Inspect(ctxFor(t), name)
+	if err != nil || !info.Held || info.Owner != "b" || info.Fence != b.Fence {
+		t.Errorf("got %+v, %v; want b still holding with fence %d", info, err, b.Fence)
+	}
+}
+
+func (s *suite) release(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	b := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
+	if b.Fence <= a.Fence {
+		t.Errorf("got fence %d after %d, want it larger", b.Fence, a.Fence)
+	}
+}
+
+func (s *suite) releaseIdempotent(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := s.e.Release(ctxFor(t), name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("second release: got %v, want ErrNotHeld", err)
+	}
+	b := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
+	if err := s.e.Release(ctxFor(t), name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("stale release while b holds: got %v, want ErrNotHeld", err)
+	}
+	info, err := s.e.Inspect(ctxFor(t), name)
+	if err != nil || !info.Held || info.Owner != "b" || info.Fence != b.Fence {
+		t.Fatalf("after a stale release got %+v, %v; want b still holding", info, err)
+	}
+	short := s.mustAcquire(t, lockName(t), lockd.AcquireOptions{Owner: "c", TTL: 100 * time.Millisecond})
+	time.Sleep(300 * time.Millisecond)
+	if err := s.e.Release(ctxFor(t), short.Name, short.ID); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("release after expiry: got %v, want ErrNotHeld", err)
+	}
+}
+
+func (s *suite) reacquire(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 2 * time.Second})
+	time.Sleep(50 * time.Millisecond)
+	again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	if again.ID != a.ID || again.Fence != a.Fence {
+		t.Errorf("got lease %s fence %d, want the same lease %s fence %d", again.ID, again.Fence, a.ID, a.Fence)
+	}
+	if !again.ExpiresAt.After(a.ExpiresAt) {
+		t.Errorf("got expires_at %v, want later than %v", again.ExpiresAt, a.ExpiresAt)
+	}
+	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		t.Errorf("release of the re-acquired lease: %v", err)
+	}
+}
+
+func (s *suite) waitThenGet(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 10 * time.Second})
+	type result struct {
+		l   lockd.Lease
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		l, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 5 * time.Second})
+		done <- result{l, err}
+	}()
+	time.Sleep(150 * time.Millisecond)
+	select {
+	case r := <-done:
+		t.Fatalf("b returned while a held the lock: %+v %v", r.l, r.err)
+	default:
+	}
+	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("waiting acquire: %v", r.err)
+		}
+		if r.l.Owner != "b" || r.l.Fence <= a.Fence {
+			t.Errorf("got %+v, want owner b with fence > %d", r.l, a.Fence)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiting acquire did not return")
+	}
+}
+
+func (s *suite) waitEnds(t *testing.T) {
+	name := lockName(t)
+	s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 10 * time.Second})
+	start := time.Now()
+	_, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b", Wait: 300 * time.Millisecond})
+	if !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("got %v, want ErrNotObtained", err)
+	}
+	if el := time.Since(start); el < 300*time.Millisecond || el > 5*time.Second {
+		t.Errorf("wait of 300ms returned after %v", el)
+	}
+}
+
+func (s *suite) contextCancel(t *testing.T) {
+	name := lockName(t)
+	s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "b", Wait: 20 * time.Second})
+	if !errors.Is(err, lockd.ErrNotObtained) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want ErrNotObtained joined with context.Canceled", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("cancel took %v to end the wait", el)
+	}
+}
+
+func (s *suite) fencesGrow(t *testing.T) {
+	name := lockName(t)
+	var last int64
+	for i := range 20 {
+		l := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: fmt.Sprintf("o%d", i%3), TTL: 5 * time.Second})
+		if l.Fence <= last {
+			t.Fatalf("grant %d: got fence %d after %d", i, l.Fence, last)
+		}
+		last = l.Fence
+		if err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+	}
+}
+
+func (s *suite) inspect(t *testing.T) {
+	name := lockName(t)
+	info, err := s.e.Inspect(ctxFor(t), name)
+	if err != nil || info.Held || info.Name != name {
+		t.Fatalf("free lock: got %+v, %v; want not held", info, err)
+	}
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second, Metadata: json.RawMessage(`{ "job": 7 }`)})
+	info, err = s.e.Inspect(ctxFor(t), name)
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	if !info.Held || info.Owner != "a" || info.Fence != a.Fence || string(info.Metadata) != `{"job":7}` {
+		t.Errorf("got %+v, want held by a, fence %d, metadata {\"job\":7}", info, a.Fence)
+	}
+	if !s.cfg.RemoteInspect && info.LeaseID != a.ID {
+		t.Errorf("got lease %q, want %q", info.LeaseID, a.ID)
+	}
+	if d := info.ExpiresAt.Sub(a.ExpiresAt); d < -time.Second || d > time.Second {
+		t.Errorf("got expires_at %v, want about %v", info.ExpiresAt, a.ExpiresAt)
+	}
+}
+
+func (s *suite) invalid(t *testing.T) {
+	ok := lockName(t)
+	lease := lockd.NewLeaseID()
+	cases := []struct {
+		name, field string
+		call        func(ctx context.Context) error
+	}{
+		{"EmptyName", "name", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, "", lockd.AcquireOptions{Owner: "a"})
+			return err
+		}},
+		{"BadName", "name", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, "a b", lockd.AcquireOptions{Owner: "a"})
+			return err
+		}},
+		{"LongName", "name", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, strings.Repeat("x", 201), lockd.AcquireOptions{Owner: "a"})
+			return err
+		}},
+		{"NoOwner", "owner", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{})
+			return err
+		}},
+		{"LongOwner", "owner", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: strings.Repeat("o", 129)})
+			return err
+		}},
+		{"ShortTTL", "ttl_ms", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", TTL: 99 * time.Millisecond})
+			return err
+		}},
+		{"LongTTL", "ttl_ms", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", TTL: time.Hour + time.Millisecond})
+			return err
+		}},
+		{"NegativeWait", "wait_ms", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", Wait: -time.Millisecond})
+			return err
+		}},
+		{"MetadataNotObject", "metadata", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", Metadata: json.RawMessage(`[1]`)})
+			return err
+		}},
+		{"MetadataTooBig", "metadata", func(ctx context.Context) error {
+			big := `{"x":"` + strings.Repeat("y", lockd.MaxMetadataLen) + `"}`
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", Metadata: json.RawMessage(big)})
+			return err
+		}},
+		{"ExtendBadLease", "lease", func(ctx context.Context) error {
+			_, err := s.e.Extend(ctx, ok, "nope", time.Second)
+			return err
+		}},
+		{"ExtendBadTTL", "ttl_ms", func(ctx context.Context) error {
+			_, err := s.e.Extend(ctx, ok, lease, 0)
+			return err
+		}},
+		{"ReleaseBadLease", "lease", func(ctx context.Context) error {
+			return s.e.Release(ctx, ok, "")
+		}},
+		{"InspectBadName", "name", func(ctx context.Context) error {
+			_, err := s.e.Inspect(ctx, "..")
+			return err
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.call(ctxFor(t))
+			var ae *lockd.ArgumentError
+			if !errors.Is(err, lockd.ErrInvalidArgument) || !errors.As(err, &ae) {
+				t.Fatalf("got %v, want *ArgumentError", err)
+			}
+			if ae.Field != c.field {
+				t.Errorf("got field %q, want %q", ae.Field, c.field)
+			}
+		})
+	}
+	if info, err := s.e.Inspect(ctxFor(t), ok); err != nil || info.Held {
+		t.Errorf("bad input changed state: %+v, %v", info, err)
+	}
+}
+
+func (s *suite) health(t *testing.T) {
+	h := s.e.Health(ctxFor(t))
+	if !h.Ready || len(h.Nodes) == 0 {
+		t.Fatalf("got %+v, want ready with nodes", h)
+	}
+	for _, n := range h.Nodes {
+		if !n.OK || n.Addr == "" {
+			t.Errorf("node %+v not OK", n)
+		}
+	}
+}
+
+// mutex runs Workers goroutines that each add Increments times to a plain
+// int under the lock, and checks the total and that fences grow in the
+// order holders enter.
+func (s *suite) mutex(t *testing.T) {
+	name := lockName(t)
+	var (
+		counter   int   // guarded by the lock under test only
+		lastFence int64 // likewise
+		wg        sync.WaitGroup
+		errs      = make(chan error, s.cfg.Workers)
+	)
+	ctx := ctxFor(t)
+	for w := range s.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w)
+			for range s.cfg.Increments {
+				l, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: owner, TTL: 10 * time.Second, Wait: 20 * time.Second})
+				if err != nil {
+					errs <- fmt.Errorf("%s: Acquire: %w", owner, err)
+					return
+				}
+				if l.Fence <= lastFence {
+					errs <- fmt.Errorf("%s: fence %d after %d", owner, l.Fence, lastFence)
+					return
+				}
+				lastFence = l.Fence
+				v := counter
+				runtime.Gosched()
+				counter = v + 1
+				if err := s.e.Release(ctx, name, l.ID); err != nil {
+					errs <- fmt.Errorf("%s: Release: %w", owner, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if want := s.cfg.Workers * s.cfg.Increments; counter != want {
+		t.Errorf("got counter %d, want %d", counter, want)
+	}
+}

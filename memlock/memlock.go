@@ -1,0 +1,312 @@
+// Package memlock is an in-memory lockd.Engine with the same semantics as
+// the Redlock engine: same-owner re-acquire, strictly growing fences,
+// idempotent release, waiting with wake-up on release. It backs lockd's dev
+// mode and tests. State lives in one process and is lost when it exits.
+package memlock
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// sweepEvery is how many acquires pass between sweeps of expired entries,
+// which bounds memory under many short-lived lock names.
+const sweepEvery = 1024
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithClock sets the clock used to judge expiry. The default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(e *Engine) { e.now = now }
+}
+
+// Engine is the in-memory engine. It is safe for concurrent use.
+type Engine struct {
+	now func() time.Time
+
+	mu       sync.Mutex
+	locks    map[string]*entry
+	fences   map[string]int64 // per-lock counter; never shrinks, so fences never repeat
+	released map[string]chan struct{}
+	ops      int
+	closed   bool
+}
+
+type entry struct {
+	owner      string
+	id         string
+	fence      int64
+	ttl        time.Duration
+	acquiredAt time.Time
+	expiresAt  time.Time
+	metadata   []byte
+}
+
+// New returns an empty engine.
+func New(opts ...Option) *Engine {
+	e := &Engine{
+		now:      time.Now,
+		locks:    make(map[string]*entry),
+		fences:   make(map[string]int64),
+		released: make(map[string]chan struct{}),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+var errClosed = errors.New("memlock: engine closed")
+
+// Acquire grants the lock to opts.Owner, waiting up to opts.Wait while
+// someone else holds it. It returns *lockd.NotObtainedError (ErrNotObtained)
+// when the wait ends first, joined with ctx.Err() when the context ended it,
+// and *lockd.ArgumentError for bad input.
+func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
+	opts, err := opts.Prepare(name)
+	if err != nil {
+		return lockd.Lease{}, err
+	}
+	var deadline time.Time
+	if opts.Wait > 0 {
+		deadline = time.Now().Add(opts.Wait)
+	}
+	for {
+		lease, holder, wake, err := e.tryAcquire(name, opts)
+		if err != nil || holder == nil {
+			return lease, err
+		}
+		notObtained := &lockd.NotObtainedError{Name: name, Holder: holder}
+		if err := ctx.Err(); err != nil {
+			return lockd.Lease{}, errors.Join(notObtained, err)
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return lockd.Lease{}, notObtained
+		}
+		// Sleep until the lock is released, the holder's lease runs out, or
+		// the wait ends, whichever comes first.
+		if d := holder.ExpiresAt.Sub(e.now()); d < left {
+			left = max(d, time.Millisecond)
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-wake:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return lockd.Lease{}, errors.Join(notObtained, ctx.Err())
+		}
+		t.Stop()
+	}
+}
+
+// tryAcquire makes one attempt. When someone else holds the lock it returns
+// the holder and a channel closed on the next release of that lock.
+func (e *Engine) tryAcquire(name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return lockd.Lease{}, nil, nil, errClosed
+	}
+	e.ops++
+	if e.ops%sweepEvery == 0 {
+		e.sweep()
+	}
+	now := e.now()
+	if cur := e.live(name, now); cur != nil {
+		if cur.owner != opts.Owner {
+			wake, ok := e.released[name]
+			if !ok {
+				wake = make(chan struct{})
+				e.released[name] = wake
+			}
+			return lockd.Lease{}, &lockd.Holder{Owner: cur.owner, ExpiresAt: cur.expiresAt}, wake, nil
+		}
+		// The same owner asks again (a retry after a timeout, say): refresh
+		// and hand back the same lease rather than fail or mint a new one.
+		cur.ttl = opts.TTL
+		cur.acquiredAt = now
+		cur.expiresAt = now.Add(opts.TTL)
+		if len(opts.Metadata) > 0 {
+			cur.metadata = opts.Metadata
+		}
+		return cur.lease(name), nil, nil, nil
+	}
+	e.fences[name]++
+	cur := &entry{
+		owner:      opts.Owner,
+		id:         lockd.NewLeaseID(),
+		fence:      e.fences[name],
+		ttl:        opts.TTL,
+		acquiredAt: now,
+		expiresAt:  now.Add(opts.TTL),
+		metadata:   opts.Metadata,
+	}
+	e.locks[name] = cur
+	return cur.lease(name), nil, nil, nil
+}
+
+// live returns the unexpired entry for name, dropping an expired one.
+// e.mu must be held.
+func (e *Engine) live(name string, now time.Time) *entry {
+	cur, ok := e.locks[name]
+	if !ok {
+		return nil
+	}
+	if !now.Before(cur.expiresAt) {
+		e.drop(name)
+		return nil
+	}
+	return cur
+}
+
+// drop deletes the entry for name and wakes its waiters. e.mu must be held.
+func (e *Engine) drop(name string) {
+	delete(e.locks, name)
+	if wake, ok := e.released[name]; ok {
+		close(wake)
+		delete(e.released, name)
+	}
+}
+
+func (e *Engine) sweep() {
+	now := e.now()
+	for name, cur := range e.locks {
+		if !now.Before(cur.expiresAt) {
+			e.drop(name)
+		}
+	}
+}
+
+func (c *entry) lease(name string) lockd.Lease {
+	return lockd.Lease{
+		Name:       name,
+		Owner:      c.owner,
+		ID:         c.id,
+		Fence:      c.fence,
+		TTL:        c.ttl,
+		AcquiredAt: c.acquiredAt,
+		ExpiresAt:  c.expiresAt,
+		Metadata:   c.metadata,
+	}
+}
+
+// Extend pushes the lease's expiry to now+ttl. It returns lockd.ErrLost when
+// the lease no longer holds the lock and *lockd.ArgumentError for bad input.
+func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
+	if err := validate(name, leaseID); err != nil {
+		return lockd.Lease{}, err
+	}
+	if err := lockd.ValidateTTL(ttl); err != nil {
+		return lockd.Lease{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return lockd.Lease{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return lockd.Lease{}, errClosed
+	}
+	now := e.now()
+	cur := e.live(name, now)
+	if cur == nil || cur.id != leaseID {
+		return lockd.Lease{}, lockd.ErrLost
+	}
+	cur.ttl = ttl
+	cur.acquiredAt = now
+	cur.expiresAt = now.Add(ttl)
+	return cur.lease(name), nil
+}
+
+// Release deletes the lock if leaseID holds it. It returns lockd.ErrNotHeld
+// otherwise and deletes nothing.
+func (e *Engine) Release(ctx context.Context, name, leaseID string) error {
+	if err := validate(name, leaseID); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errClosed
+	}
+	cur := e.live(name, e.now())
+	if cur == nil || cur.id != leaseID {
+		return lockd.ErrNotHeld
+	}
+	e.drop(name)
+	return nil
+}
+
+// Inspect reports who holds the lock.
+func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.LockInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return lockd.LockInfo{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return lockd.LockInfo{}, errClosed
+	}
+	cur := e.live(name, e.now())
+	if cur == nil {
+		return lockd.LockInfo{Name: name}, nil
+	}
+	return lockd.LockInfo{
+		Name:      name,
+		Held:      true,
+		Owner:     cur.owner,
+		LeaseID:   cur.id,
+		Fence:     cur.fence,
+		ExpiresAt: cur.expiresAt,
+		Metadata:  cur.metadata,
+	}, nil
+}
+
+// Health reports the engine ready, with one node named "memory".
+func (e *Engine) Health(ctx context.Context) lockd.Health {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	h := lockd.NodeHealth{Addr: "memory", OK: !closed}
+	if closed {
+		h.Error = errClosed.Error()
+	}
+	return lockd.Health{Ready: !closed, Nodes: []lockd.NodeHealth{h}}
+}
+
+// Close drops all state and wakes every waiter; later calls fail.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	for name := range e.locks {
+		e.drop(name)
+	}
+	for name, wake := range e.released {
+		close(wake)
+		delete(e.released, name)
+	}
+	return nil
+}
+
+func validate(name, leaseID string) error {
+	if err := lockd.ValidateName(name); err != nil {
+		return err
+	}
+	return lockd.ValidateLeaseID(leaseID)
+}
+
+var _ lockd.Engine = (*Engine)(nil)
