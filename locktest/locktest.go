@@ -475,7 +475,8 @@ func (s *suite) mutex(t *testing.T) {
 		wg        sync.WaitGroup
 		errs      = make(chan error, s.cfg.Workers)
 	)
-	ctx := ctxFor(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*testTimeout)
+	defer cancel()
 	for w := range s.cfg.Workers {
 		wg.Add(1)
 		go func() {

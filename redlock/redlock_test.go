@@ -1,0 +1,27 @@
+package redlock_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/locktest"
+	"github.com/lockd/lockd/redlock"
+)
+
+func TestConformance(t *testing.T) {
+	for _, n := range []int{1, 3, 5} {
+		t.Run(fmt.Sprintf("N=%d", n), func(t *testing.T) {
+			nodes := testenv.StartRedis(t, n)
+			locktest.Run(t, locktest.Config{New: func(t *testing.T) lockd.Engine {
+				e, err := redlock.New(testenv.Addrs(nodes), redlock.WithRetryDelay(time.Millisecond, 5*time.Millisecond))
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				return e
+			}})
+		})
+	}
+}
