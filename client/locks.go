@@ -1,0 +1,251 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// Wire shapes of the v1 lock routes; see package httpapi.
+type acquireJSON struct {
+	Owner    string          `json:"owner"`
+	TTLMs    *int64          `json:"ttl_ms,omitempty"`
+	WaitMs   int64           `json:"wait_ms,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+type extendJSON struct {
+	Lease string `json:"lease"`
+	TTLMs int64  `json:"ttl_ms"`
+}
+
+type releaseJSON struct {
+	Lease string `json:"lease"`
+}
+
+type releasedJSON struct {
+	Released bool   `json:"released"`
+	Reason   string `json:"reason"`
+}
+
+type leaseJSON struct {
+	Name       string          `json:"name"`
+	Owner      string          `json:"owner"`
+	Lease      string          `json:"lease"`
+	Fence      int64           `json:"fence"`
+	TTLMs      int64           `json:"ttl_ms"`
+	AcquiredAt time.Time       `json:"acquired_at"`
+	ExpiresAt  time.Time       `json:"expires_at"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+type lockJSON struct {
+	Name      string          `json:"name"`
+	Held      bool            `json:"held"`
+	Owner     string          `json:"owner"`
+	Fence     int64           `json:"fence"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Metadata  json.RawMessage `json:"metadata"`
+}
+
+func (l leaseJSON) lease() lockd.Lease {
+	return lockd.Lease{
+		Name:       l.Name,
+		Owner:      l.Owner,
+		ID:         l.Lease,
+		Fence:      l.Fence,
+		TTL:        time.Duration(l.TTLMs) * time.Millisecond,
+		AcquiredAt: l.AcquiredAt,
+		ExpiresAt:  l.ExpiresAt,
+		Metadata:   l.Metadata,
+	}
+}
+
+// AcquireOption sets an input of Acquire.
+type AcquireOption func(*acquireConfig)
+
+type acquireConfig struct {
+	opts lockd.AcquireOptions
+	err  error
+}
+
+// Owner sets who holds the lock. The default is the client's owner (see
+// WithOwner).
+func Owner(owner string) AcquireOption {
+	return func(c *acquireConfig) { c.opts.Owner = owner }
+}
+
+// TTL sets the lease time-to-live, in [lockd.MinTTL, lockd.MaxTTL], sent
+// in whole milliseconds. The default, also for 0, is lockd.DefaultTTL.
+func TTL(d time.Duration) AcquireOption {
+	return func(c *acquireConfig) { c.opts.TTL = d }
+}
+
+// Wait sets how long to keep trying while someone else holds the lock, in
+// [0, lockd.MaxWait]. The default, 0, tries once.
+func Wait(d time.Duration) AcquireOption {
+	return func(c *acquireConfig) { c.opts.Wait = d }
+}
+
+// Metadata sets a JSON object stored with the lease and shown by Inspect.
+// v is sent as it is when it is a json.RawMessage or []byte, and marshalled
+// otherwise; Acquire returns an *lockd.ArgumentError (field "metadata")
+// when that fails.
+func Metadata(v any) AcquireOption {
+	return func(c *acquireConfig) {
+		switch m := v.(type) {
+		case nil:
+			c.opts.Metadata = nil
+		case json.RawMessage:
+			c.opts.Metadata = m
+		case []byte:
+			c.opts.Metadata = m
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				c.err = &lockd.ArgumentError{Field: "metadata", Reason: "cannot be marshalled: " + err.Error()}
+				return
+			}
+			c.opts.Metadata = b
+		}
+	}
+}
+
+// Acquire takes the lock name and returns a handle on the lease.
+//
+// It returns *lockd.NotObtainedError (matching lockd.ErrNotObtained) when
+// someone else holds the lock past the wait, joined with ctx.Err() when ctx
+// ended first; *lockd.ArgumentError for bad input; lockd.ErrQuorumUnavailable
+// when the server's engine could not reach a quorum; an error wrapping
+// lockd.ErrInternal for a server failure; and a wrapped transport error
+// when the server could not be reached.
+//
+// When ctx ends during the request, the server may have granted the lock
+// just before it noticed. Such a grant runs out after its TTL, and an
+// Acquire by the same owner takes it back.
+func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption) (*Lease, error) {
+	cfg := acquireConfig{opts: lockd.AcquireOptions{Owner: c.owner}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	l, err := c.acquire(ctx, name, cfg.opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Lease{c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, ttl: l.TTL, expiresAt: l.ExpiresAt, metadata: l.Metadata}, nil
+}
+
+func (c *Client) acquire(ctx context.Context, name string, o lockd.AcquireOptions) (lockd.Lease, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Lease{}, err
+	}
+	in := acquireJSON{Owner: o.Owner, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
+	if o.TTL != 0 {
+		ms := o.TTL.Milliseconds()
+		in.TTLMs = &ms
+	}
+	var out leaseJSON
+	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "acquire"), name: name, in: in, out: &out, extra: max(o.Wait, 0)})
+	var noe *lockd.NotObtainedError
+	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && (errors.As(err, &noe) || errors.Is(err, ctxErr)) {
+		// The caller's context ended the request: the connection was cut,
+		// or the server answered lock_held as it saw the client go. Say so
+		// the way an in-process engine does.
+		if noe == nil {
+			noe = &lockd.NotObtainedError{Name: name}
+		}
+		return lockd.Lease{}, errors.Join(noe, ctxErr)
+	}
+	if err != nil {
+		return lockd.Lease{}, err
+	}
+	return out.lease(), nil
+}
+
+func (c *Client) extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Lease{}, err
+	}
+	var out leaseJSON
+	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: extendJSON{Lease: leaseID, TTLMs: ttl.Milliseconds()}, out: &out})
+	if err != nil {
+		return lockd.Lease{}, err
+	}
+	return out.lease(), nil
+}
+
+func (c *Client) release(ctx context.Context, name, leaseID string) error {
+	if err := lockd.ValidateName(name); err != nil {
+		return err
+	}
+	var out releasedJSON
+	if err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: releaseJSON{Lease: leaseID}, out: &out}); err != nil {
+		return err
+	}
+	if !out.Released {
+		if out.Reason != "" && out.Reason != lockd.CodeNotHeld {
+			return fmt.Errorf("client: release not done, reason %q: %w", out.Reason, lockd.ErrInternal)
+		}
+		return lockd.ErrNotHeld
+	}
+	return nil
+}
+
+// Inspect reports who holds the lock name. The lease value is never
+// reported over HTTP, so LockInfo.LeaseID is empty.
+//
+// It returns *lockd.ArgumentError for a bad name,
+// lockd.ErrQuorumUnavailable when the server's engine could not reach a
+// quorum, an error wrapping lockd.ErrInternal for a server failure, and a
+// wrapped transport error when the server could not be reached.
+func (c *Client) Inspect(ctx context.Context, name string) (lockd.LockInfo, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.LockInfo{}, err
+	}
+	var out lockJSON
+	if err := c.do(ctx, call{method: http.MethodGet, path: pathFor(name, ""), name: name, out: &out}); err != nil {
+		return lockd.LockInfo{}, err
+	}
+	info := lockd.LockInfo{Name: out.Name, Held: out.Held}
+	if out.Held {
+		info.Owner = out.Owner
+		info.Fence = out.Fence
+		info.ExpiresAt = out.ExpiresAt
+		info.Metadata = out.Metadata
+	}
+	return info, nil
+}
+
+// healthJSON is the body of GET /readyz.
+type healthJSON struct {
+	Ready bool `json:"ready"`
+	Nodes []struct {
+		Addr      string `json:"addr"`
+		OK        bool   `json:"ok"`
+		LatencyMs int64  `json:"latency_ms"`
+		Error     string `json:"error"`
+	} `json:"nodes"`
+}
+
+// health asks GET /readyz. A 503 still carries the node list; a server
+// that cannot be reached shows as one failed node, the server itself.
+func (c *Client) health(ctx context.Context) lockd.Health {
+	var out healthJSON
+	err := c.do(ctx, call{method: http.MethodGet, path: "/readyz", out: &out, accept: http.StatusServiceUnavailable})
+	if err != nil && len(out.Nodes) == 0 {
+		return lockd.Health{Nodes: []lockd.NodeHealth{{Addr: c.base, Error: err.Error()}}}
+	}
+	h := lockd.Health{Ready: out.Ready && err == nil}
+	for _, n := range out.Nodes {
+		h.Nodes = append(h.Nodes, lockd.NodeHealth{Addr: n.Addr, OK: n.OK, Latency: time.Duration(n.LatencyMs) * time.Millisecond, Error: n.Error})
+	}
+	return h
+}

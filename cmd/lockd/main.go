@@ -1,0 +1,160 @@
+// Command lockd serves distributed locks over HTTP/JSON. Without --redis
+// it runs in dev mode over the memory engine; with it, over Redlock. Every
+// flag has a LOCKD_ environment twin; see lockd --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/lockd/lockd/httpapi"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Limits of the HTTP server. There is no ReadTimeout or WriteTimeout: an
+// acquire may wait up to lockd.MaxWait, and httpapi bounds body reads.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 64 << 10
+	// cancelGrace is how long handlers get to answer once their contexts
+	// are cancelled after the shutdown timeout.
+	cancelGrace = time.Second
+)
+
+const devModeWarning = "dev mode: not highly available, state is lost on exit"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// A second signal kills the process the default way.
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lockd: %v\n", err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish within the shutdown timeout
+// (cancelling those still running after it), and closes the engine. It
+// returns nil after a clean shutdown or when --help or --version was
+// asked for, a *usageError for bad flags or environment, and other errors
+// when the engine or the listener cannot start or serving fails.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, env, stdout, stderr)
+	if errors.Is(err, errExit) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	eng, mode, err := newEngine(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("starting engine: %w", err)
+	}
+	if mode == httpapi.ModeDev {
+		log.Warn(devModeWarning)
+	} else {
+		h := eng.Health(ctx)
+		up := 0
+		for _, n := range h.Nodes {
+			if n.OK {
+				up++
+			} else {
+				log.Warn("redis node not answering", slog.String("node", n.Addr), slog.String("err", n.Error))
+			}
+		}
+		log.Info("redis mode", slog.Int("nodes", len(h.Nodes)), slog.Int("up", up), slog.Bool("ready", h.Ready))
+	}
+	defer func() {
+		if err := eng.Close(); err != nil {
+			log.Error("closing engine", slog.Any("err", err))
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	srv := &http.Server{
+		Handler:           httpapi.New(eng, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion())),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("mode", mode), slog.String("version", buildVersion()))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.Duration("timeout", cfg.shutdownTimeout))
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		// Long acquire waits are the usual stragglers: end them so their
+		// clients hear "not obtained" rather than a cut connection.
+		log.Warn("shutdown timeout passed; cancelling in-flight requests", slog.Any("err", err))
+		cancelRequests()
+		graceCtx, cancelGrace := context.WithTimeout(context.Background(), cancelGrace)
+		defer cancelGrace()
+		if err := srv.Shutdown(graceCtx); err != nil {
+			_ = srv.Close()
+		}
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newLogger builds the process logger from the configuration.
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// buildVersion is the version set at build time, else the module version
+// go install recorded, else "dev".
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return httpapi.DefaultVersion
+}

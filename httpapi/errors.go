@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/lockd/lockd"
+)
+
+// Wire codes the HTTP layer adds to lockd's own: routing failures, which no
+// engine produces.
+const (
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+)
+
+// statuses is the one table between wire codes and HTTP statuses. A code
+// missing here (lockd.CodeNotHeld, which release reports in a 200 body) is
+// served as internal.
+var statuses = map[string]int{
+	lockd.CodeInvalidArgument:   http.StatusBadRequest,
+	lockd.CodeLockHeld:          http.StatusConflict,
+	lockd.CodeLockLost:          http.StatusConflict,
+	lockd.CodeQuorumUnavailable: http.StatusServiceUnavailable,
+	lockd.CodeInternal:          http.StatusInternalServerError,
+	codeNotFound:                http.StatusNotFound,
+	codeMethodNotAllowed:        http.StatusMethodNotAllowed,
+}
+
+// internalMessage is all a client learns about an internal error; the
+// details go to the log.
+const internalMessage = "lockd: internal error"
+
+// routeError is a failure of routing rather than of the request's content.
+type routeError struct {
+	code    string
+	message string
+}
+
+func (e *routeError) Error() string { return e.message }
+
+// errorBody is the shape of every v1 error response.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string      `json:"code"`
+	Message string      `json:"message"`
+	Field   string      `json:"field,omitempty"`
+	Holder  *holderJSON `json:"holder,omitempty"`
+}
+
+type holderJSON struct {
+	Owner     string `json:"owner"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+// describe turns err into the status and error object a client sees, and
+// logs what the client must not see. Messages are built from domain values
+// only, never from an engine's own text, which may name backend nodes.
+func (s *Server) describe(r *http.Request, err error) (int, errorDetail) {
+	var re *routeError
+	if errors.As(err, &re) {
+		return statuses[re.code], errorDetail{Code: re.code, Message: re.message}
+	}
+	code := lockd.ErrorCode(err)
+	status, ok := statuses[code]
+	if !ok {
+		code, status = lockd.CodeInternal, http.StatusInternalServerError
+	}
+	d := errorDetail{Code: code, Message: lockd.CodeError(code).Error()}
+	switch code {
+	case lockd.CodeInvalidArgument:
+		var ae *lockd.ArgumentError
+		if errors.As(err, &ae) {
+			d.Field = ae.Field
+			d.Message = ae.Field + ": " + ae.Reason
+		}
+	case lockd.CodeLockHeld:
+		var noe *lockd.NotObtainedError
+		if errors.As(err, &noe) {
+			d.Message = noe.Error()
+			if noe.Holder != nil {
+				d.Holder = &holderJSON{Owner: noe.Holder.Owner, ExpiresAt: formatTime(noe.Holder.ExpiresAt)}
+			}
+		}
+	case lockd.CodeQuorumUnavailable:
+		s.log.WarnContext(r.Context(), "quorum unavailable", requestAttrs(r), slog.Any("err", err))
+	case lockd.CodeInternal:
+		d.Message = internalMessage
+		level := slog.LevelError
+		if r.Context().Err() != nil {
+			// The client went away; the engine merely noticed.
+			level = slog.LevelInfo
+		}
+		s.log.Log(r.Context(), level, "internal error", requestAttrs(r), slog.Any("err", err))
+	}
+	return status, d
+}
+
+// writeError sends err as a v1 error response.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, d := s.describe(r, err)
+	// An errorBody always marshals, so writeJSON cannot fail here.
+	_ = writeJSON(w, status, errorBody{Error: d})
+}
+
+func requestAttrs(r *http.Request) slog.Attr {
+	return slog.Group("request", slog.String("method", r.Method), slog.String("path", r.URL.Path))
+}

@@ -1,0 +1,261 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// The routes in this file keep the shape and the exact messages of lockd's
+// first prototype, for the clients written against it: flat bodies, errors
+// as {"error": "..."}, conflicts as {"message": "..."}, durations in
+// seconds. Unknown fields are tolerated, as the prototype did.
+
+// Messages of the prototype, kept word for word.
+const (
+	msgHealthy         = "lockd is healthy"
+	msgGranted         = "Locks granted"
+	msgReleased        = "Locks Released"
+	msgAlreadyReleased = "Lock already released"
+	msgMissingFields   = "Missing required fields"
+	msgBadDuration     = "duration must be a number of seconds between 0.1 and 3600"
+	legacyMinDurationS = 0.1
+	legacyMaxDurationS = 3600.0
+)
+
+// legacyFields renames engine fields to the prototype's names in messages.
+var legacyFields = map[string]string{
+	"name":   "resource",
+	"owner":  "identity",
+	"ttl_ms": "duration",
+	"lease":  "key",
+}
+
+// legacyError is a failure with a prototype message, sent as it is.
+type legacyError struct {
+	code    string
+	message string
+}
+
+func (e *legacyError) Error() string { return e.message }
+
+// legacy adapts h to http.Handler, sending errors in the prototype's
+// {"error": "..."} shape with the status from the same table as v1.
+func (s *Server) legacy(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeLegacyError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) writeLegacyError(w http.ResponseWriter, r *http.Request, err error) {
+	var le *legacyError
+	if errors.As(err, &le) {
+		_ = writeJSON(w, statuses[le.code], legacyErrorJSON{Error: le.message})
+		return
+	}
+	status, d := s.describe(r, err)
+	msg := d.Message
+	var ae *lockd.ArgumentError
+	if errors.As(err, &ae) {
+		field := ae.Field
+		if f, ok := legacyFields[field]; ok {
+			field = f
+		}
+		msg = field + " " + ae.Reason
+	}
+	_ = writeJSON(w, status, legacyErrorJSON{Error: msg})
+}
+
+type legacyErrorJSON struct {
+	Error string `json:"error"`
+}
+
+type legacyMessageJSON struct {
+	Message string `json:"message"`
+}
+
+// legacyRequest is the body of both prototype lock routes. Fields are kept
+// raw so that absence, null and wrong types each get their own answer.
+type legacyRequest struct {
+	ID       json.RawMessage `json:"id"`
+	Duration json.RawMessage `json:"duration"`
+	Resource json.RawMessage `json:"resource"`
+	Identity json.RawMessage `json:"identity"`
+	Key      json.RawMessage `json:"key"`
+}
+
+type grantedJSON struct {
+	Message   string          `json:"message"`
+	ID        json.RawMessage `json:"id"`
+	Duration  json.RawMessage `json:"duration"`
+	Resource  string          `json:"resource"`
+	Identity  string          `json:"identity"`
+	Lease     string          `json:"lease"`
+	Fence     int64           `json:"fence"`
+	ExpiresAt string          `json:"expires_at"`
+}
+
+type releasedJSON struct {
+	Message  string          `json:"message"`
+	ID       json.RawMessage `json:"id"`
+	Resource string          `json:"resource"`
+	Identity string          `json:"identity"`
+}
+
+// handleRoot serves GET /, the prototype's health check.
+func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"message": msgHealthy, "mode": s.mode, "version": s.version})
+}
+
+// handleGetLock serves POST /get-lock: acquire resource for identity for
+// duration seconds, without waiting.
+func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
+	var req legacyRequest
+	if err := s.decode(w, r, &req, false); err != nil {
+		return err
+	}
+	if absent(req.ID) || absent(req.Duration) || absent(req.Resource) || absent(req.Identity) {
+		return &legacyError{code: lockd.CodeInvalidArgument, message: msgMissingFields}
+	}
+	if err := checkID(req.ID); err != nil {
+		return err
+	}
+	ttl, err := parseDuration(req.Duration)
+	if err != nil {
+		return err
+	}
+	resource, err := legacyString("resource", req.Resource)
+	if err != nil {
+		return err
+	}
+	identity, err := legacyString("identity", req.Identity)
+	if err != nil {
+		return err
+	}
+	lease, err := s.engine.Acquire(r.Context(), resource, lockd.AcquireOptions{Owner: identity, TTL: ttl})
+	var noe *lockd.NotObtainedError
+	switch {
+	case errors.As(err, &noe):
+		msg := "Lock already exists on resource " + resource
+		if noe.Holder != nil {
+			msg += " by " + noe.Holder.Owner
+		}
+		return writeJSON(w, http.StatusConflict, legacyMessageJSON{Message: msg})
+	case err != nil:
+		return err
+	}
+	return writeJSON(w, http.StatusOK, grantedJSON{
+		Message:   msgGranted,
+		ID:        req.ID,
+		Duration:  req.Duration,
+		Resource:  resource,
+		Identity:  identity,
+		Lease:     lease.ID,
+		Fence:     lease.Fence,
+		ExpiresAt: formatTime(lease.ExpiresAt),
+	})
+}
+
+// handleReleaseLock serves POST /release-lock: release resource if
+// identity holds it (and, when key is given, under that lease value).
+func (s *Server) handleReleaseLock(w http.ResponseWriter, r *http.Request) error {
+	var req legacyRequest
+	if err := s.decode(w, r, &req, false); err != nil {
+		return err
+	}
+	if absent(req.ID) || absent(req.Resource) || absent(req.Identity) {
+		return &legacyError{code: lockd.CodeInvalidArgument, message: msgMissingFields}
+	}
+	if err := checkID(req.ID); err != nil {
+		return err
+	}
+	resource, err := legacyString("resource", req.Resource)
+	if err != nil {
+		return err
+	}
+	identity, err := legacyString("identity", req.Identity)
+	if err != nil {
+		return err
+	}
+	var key string
+	if !absent(req.Key) {
+		if key, err = legacyString("key", req.Key); err != nil {
+			return err
+		}
+	}
+	released := func(msg string) error {
+		return writeJSON(w, http.StatusOK, releasedJSON{Message: msg, ID: req.ID, Resource: resource, Identity: identity})
+	}
+	info, err := s.engine.Inspect(r.Context(), resource)
+	switch {
+	case err != nil:
+		return err
+	case !info.Held:
+		return released(msgAlreadyReleased)
+	case info.Owner != identity:
+		return writeJSON(w, http.StatusConflict, legacyMessageJSON{Message: fmt.Sprintf("Lock on %s is held by %s", resource, info.Owner)})
+	case info.LeaseID == "":
+		return errors.New("httpapi: engine's Inspect does not report lease values; /release-lock needs them")
+	case key != "" && key != info.LeaseID:
+		return writeJSON(w, http.StatusConflict, legacyMessageJSON{Message: fmt.Sprintf("Lock on %s is held by %s under another key", resource, identity)})
+	}
+	// Release only the lease just seen: if it expired and someone else took
+	// the lock in between, ErrNotHeld leaves the newcomer's lock alone.
+	err = s.engine.Release(r.Context(), resource, info.LeaseID)
+	switch {
+	case errors.Is(err, lockd.ErrNotHeld):
+		return released(msgAlreadyReleased)
+	case err != nil:
+		return err
+	}
+	return released(msgReleased)
+}
+
+// absent reports whether a field was left out or set to null.
+func absent(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// checkID accepts a JSON string or number, echoed back as given.
+func checkID(raw json.RawMessage) error {
+	if c := raw[0]; c == '"' || c == '-' || c >= '0' && c <= '9' {
+		return nil
+	}
+	return &lockd.ArgumentError{Field: "id", Reason: "must be a string or a number"}
+}
+
+// legacyString reads a field that must be a JSON string.
+func legacyString(field string, raw json.RawMessage) (string, error) {
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", &lockd.ArgumentError{Field: field, Reason: "must be a string"}
+	}
+	return v, nil
+}
+
+// parseDuration reads the prototype's duration: seconds as a JSON number
+// or a numeric string, fractions allowed, in [0.1, 3600]. The TTL is
+// rounded to the millisecond, the resolution of the v1 API.
+func parseDuration(raw json.RawMessage) (time.Duration, error) {
+	text := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return 0, &legacyError{code: lockd.CodeInvalidArgument, message: msgBadDuration}
+		}
+		text = strings.TrimSpace(text)
+	}
+	secs, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsNaN(secs) || secs < legacyMinDurationS || secs > legacyMaxDurationS {
+		return 0, &legacyError{code: lockd.CodeInvalidArgument, message: msgBadDuration}
+	}
+	return time.Duration(math.Round(secs*1000)) * time.Millisecond, nil
+}

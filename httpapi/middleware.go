@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+// observe wraps every request: it logs it at debug level and turns a panic
+// in a handler into a logged internal error, so one bad request cannot take
+// its connection down silently. Metrics belong here too.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "handler panicked", requestAttrs(r),
+					slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				if !rec.wrote {
+					s.writeError(rec, r, errPanic)
+				}
+			}
+			s.log.DebugContext(r.Context(), "request", requestAttrs(r),
+				slog.Int("status", rec.status), slog.Duration("elapsed", time.Since(start)))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+var errPanic = errors.New("httpapi: handler panicked")
+
+// recorder remembers the status a handler sent.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection, which
+// readBody needs to set its deadline.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

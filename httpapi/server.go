@@ -1,0 +1,242 @@
+// Package httpapi serves a lockd.Engine over HTTP/JSON: the v1 lock routes,
+// health and readiness probes, and the routes of lockd's first prototype
+// (GET /, POST /get-lock, POST /release-lock) with their exact messages.
+//
+// Errors are {"error": {"code": ..., "message": ...}}, with the code taken
+// from lockd.ErrorCode and the status from one table; invalid_argument adds
+// "field", lock_held adds "holder". Durations are integer milliseconds and
+// times RFC 3339 in UTC. Lease values are secrets: the server returns one
+// only to the client that acquired it.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// Modes reported by GET /.
+const (
+	// ModeDev is a single-process memory engine.
+	ModeDev = "dev"
+	// ModeRedis is the Redlock engine over Redis nodes.
+	ModeRedis = "redis"
+)
+
+// DefaultVersion is the version GET / reports when none is given.
+const DefaultVersion = "dev"
+
+// healthTimeout bounds the engine's health check behind GET /readyz, so a
+// hung node cannot hang the probe.
+const healthTimeout = 2 * time.Second
+
+// Server is the HTTP API over one engine. It is an http.Handler and is
+// safe for concurrent use.
+type Server struct {
+	engine  lockd.Engine
+	log     *slog.Logger
+	mode    string
+	version string
+	handler http.Handler
+
+	bodyReadTimeout time.Duration
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets where request failures and internal errors are logged;
+// nil discards them. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		s.log = l
+	}
+}
+
+// WithMode sets the mode GET / reports: ModeDev or ModeRedis. The default
+// is ModeDev.
+func WithMode(mode string) Option {
+	return func(s *Server) { s.mode = mode }
+}
+
+// WithVersion sets the version GET / reports. The default is
+// DefaultVersion.
+func WithVersion(v string) Option {
+	return func(s *Server) { s.version = v }
+}
+
+// New returns a Server over engine. The server does not own the engine:
+// closing it is the caller's job.
+func New(engine lockd.Engine, opts ...Option) *Server {
+	s := &Server{engine: engine, log: slog.Default(), mode: ModeDev, version: DefaultVersion, bodyReadTimeout: bodyReadTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = s.observe(s.cleanPathsOnly(mux))
+	return s
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// route is one entry of the route table.
+type route struct {
+	method, path string
+	h            http.Handler
+}
+
+// routes registers every route. New routes (lock kinds, metrics) go in
+// this table; everything else (405s, 404s) follows from it.
+func (s *Server) routes(mux *http.ServeMux) {
+	table := []route{
+		{"GET", "/{$}", s.legacy(s.handleRoot)},
+		{"POST", "/get-lock", s.legacy(s.handleGetLock)},
+		{"POST", "/release-lock", s.legacy(s.handleReleaseLock)},
+
+		{"GET", "/healthz", s.api(s.handleHealthz)},
+		{"GET", "/readyz", s.api(s.handleReadyz)},
+
+		{"POST", "/v1/locks/{name}/acquire", s.api(s.handleAcquire)},
+		{"POST", "/v1/locks/{name}/extend", s.api(s.handleExtend)},
+		{"POST", "/v1/locks/{name}/release", s.api(s.handleRelease)},
+		{"GET", "/v1/locks/{name}", s.api(s.handleInspect)},
+	}
+	allowed := make(map[string][]string)
+	var paths []string
+	for _, rt := range table {
+		mux.Handle(rt.method+" "+rt.path, rt.h)
+		if _, ok := allowed[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.path] = append(allowed[rt.path], http.MethodHead)
+		}
+	}
+	// A pattern without a method is less specific than one with, so these
+	// catch only the methods a path does not serve. They replace the mux's
+	// plain-text 405 and 404 with JSON ones.
+	for _, p := range paths {
+		mux.Handle(p, s.api(methodNotAllowed(strings.Join(allowed[p], ", "))))
+	}
+	mux.Handle("/", s.api(notFound))
+}
+
+// handlerFunc is a route's handler. It either writes a response and
+// returns nil, or writes nothing and returns the error to send, which the
+// adapter (api or legacy) renders through the status table.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api adapts h to http.Handler, sending errors in the v1 shape.
+func (s *Server) api(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return &routeError{code: codeMethodNotAllowed, message: "method " + r.Method + " is not allowed here; allowed: " + allow}
+	}
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return &routeError{code: codeNotFound, message: "no route for " + r.Method + " " + r.URL.EscapedPath()}
+}
+
+// cleanPathsOnly answers requests whose path the mux would redirect to a
+// cleaned form ("/v1/locks/../x", "/v1/locks//acquire"): an API client
+// gains nothing from a redirect, and a lock name must not be rewritten.
+// Under /v1/locks/ the answer is the name's own validation error.
+func (s *Server) cleanPathsOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.EscapedPath()
+		if r.Method == http.MethodConnect || p == cleanPath(p) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var err error = &routeError{code: codeNotFound, message: "no route for " + r.Method + " " + p}
+		if rest, ok := strings.CutPrefix(p, "/v1/locks/"); ok {
+			seg, _, _ := strings.Cut(rest, "/")
+			if nameErr := lockd.ValidateName(unescape(seg)); nameErr != nil {
+				err = nameErr
+			}
+		}
+		s.writeError(w, r, err)
+	})
+}
+
+// cleanPath is the mux's notion of a canonical path: path.Clean, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// unescape undoes path escaping, keeping a segment that is not valid
+// escaping as it is (name validation then refuses its '%').
+func unescape(seg string) string {
+	if u, err := url.PathUnescape(seg); err == nil {
+		return u
+	}
+	return seg
+}
+
+// handleHealthz reports that the process serves requests; it does not ask
+// the engine.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type readyJSON struct {
+	Ready bool       `json:"ready"`
+	Nodes []nodeJSON `json:"nodes"`
+}
+
+type nodeJSON struct {
+	Addr      string `json:"addr"`
+	OK        bool   `json:"ok"`
+	LatencyMs int64  `json:"latency_ms"`
+	Error     string `json:"error,omitempty"`
+}
+
+// handleReadyz reports 200 when the engine can grant locks, 503 otherwise,
+// with the state of every node either way.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	h := s.engine.Health(ctx)
+	body := readyJSON{Ready: h.Ready, Nodes: make([]nodeJSON, 0, len(h.Nodes))}
+	for _, n := range h.Nodes {
+		body.Nodes = append(body.Nodes, nodeJSON{Addr: n.Addr, OK: n.OK, LatencyMs: n.Latency.Milliseconds(), Error: n.Error})
+	}
+	status := http.StatusOK
+	if !h.Ready {
+		status = http.StatusServiceUnavailable
+	}
+	return writeJSON(w, status, body)
+}
+
+var _ http.Handler = (*Server)(nil)

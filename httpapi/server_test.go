@@ -1,0 +1,248 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/httpapi"
+)
+
+func TestRoot(t *testing.T) {
+	tests := []struct {
+		name              string
+		opts              []httpapi.Option
+		wantMode, wantVer string
+	}{
+		{"Defaults", nil, "dev", "dev"},
+		{"Redis", []httpapi.Option{httpapi.WithMode(httpapi.ModeRedis), httpapi.WithVersion("v1.2.3")}, "redis", "v1.2.3"},
+		{"NilLogger", []httpapi.Option{httpapi.WithLogger(nil)}, "dev", "dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, nil, tt.opts...)
+			got := wantStatus(t, send(t, srv, "GET", "/", ""), http.StatusOK)
+			if got["message"] != "lockd is healthy" || got["mode"] != tt.wantMode || got["version"] != tt.wantVer {
+				t.Errorf("got %v, want message %q mode %q version %q", got, "lockd is healthy", tt.wantMode, tt.wantVer)
+			}
+		})
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	eng := newFake()
+	eng.health = func(context.Context) lockd.Health { return lockd.Health{} } // healthz must not ask
+	srv := newServer(t, eng)
+	got := wantStatus(t, send(t, srv, "GET", "/healthz", ""), http.StatusOK)
+	if got["status"] != "ok" || len(got) != 1 {
+		t.Errorf("got %v, want {\"status\":\"ok\"}", got)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	t.Run("Ready", func(t *testing.T) {
+		eng := newFake()
+		eng.health = func(context.Context) lockd.Health {
+			return lockd.Health{Ready: true, Nodes: []lockd.NodeHealth{
+				{Addr: "10.0.0.1:6379", OK: true, Latency: 3 * time.Millisecond},
+				{Addr: "10.0.0.2:6379", OK: false, Error: "connection refused"},
+				{Addr: "10.0.0.3:6379", OK: true, Latency: 1500 * time.Microsecond},
+			}}
+		}
+		got := wantStatus(t, send(t, newServer(t, eng), "GET", "/readyz", ""), http.StatusOK)
+		if got["ready"] != true {
+			t.Errorf("got ready %v, want true", got["ready"])
+		}
+		nodes, _ := got["nodes"].([]any)
+		if len(nodes) != 3 {
+			t.Fatalf("got nodes %v, want 3", got["nodes"])
+		}
+		n0, n1 := nodes[0].(map[string]any), nodes[1].(map[string]any)
+		if n0["addr"] != "10.0.0.1:6379" || n0["ok"] != true || n0["latency_ms"] != 3.0 {
+			t.Errorf("got node 0 %v, want 10.0.0.1:6379 ok latency 3", n0)
+		}
+		if _, has := n0["error"]; has {
+			t.Errorf("got node 0 %v, want no error field", n0)
+		}
+		if n1["ok"] != false || n1["error"] != "connection refused" {
+			t.Errorf("got node 1 %v, want not ok with its error", n1)
+		}
+	})
+	t.Run("NotReady", func(t *testing.T) {
+		eng := newFake()
+		_ = eng.Engine.Close() // a closed memory engine reports not ready
+		got := wantStatus(t, send(t, newServer(t, eng), "GET", "/readyz", ""), http.StatusServiceUnavailable)
+		nodes, _ := got["nodes"].([]any)
+		if got["ready"] != false || len(nodes) != 1 {
+			t.Fatalf("got %v, want not ready with one node", got)
+		}
+		if n := nodes[0].(map[string]any); n["ok"] != false || n["error"] == "" || n["addr"] != "memory" {
+			t.Errorf("got node %v, want memory, not ok, with an error", n)
+		}
+	})
+	t.Run("HealthCheckBounded", func(t *testing.T) {
+		eng := newFake()
+		eng.health = func(ctx context.Context) lockd.Health {
+			<-ctx.Done() // a hung node
+			return lockd.Health{Nodes: []lockd.NodeHealth{{Addr: "hung", Error: ctx.Err().Error()}}}
+		}
+		start := time.Now()
+		got := wantStatus(t, send(t, newServer(t, eng), "GET", "/readyz", ""), http.StatusServiceUnavailable)
+		if el := time.Since(start); el > 5*time.Second {
+			t.Errorf("readyz took %v, want about 2s", el)
+		}
+		if got["ready"] != false {
+			t.Errorf("got %v, want not ready", got)
+		}
+	})
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	srv := newServer(t, nil)
+	tests := []struct {
+		name, method, path, allow string
+	}{
+		{"AcquireGET", "GET", "/v1/locks/a/acquire", "POST"},
+		{"ExtendPUT", "PUT", "/v1/locks/a/extend", "POST"},
+		{"ReleaseDELETE", "DELETE", "/v1/locks/a/release", "POST"},
+		{"InspectPOST", "POST", "/v1/locks/a", "GET, HEAD"},
+		{"InspectDELETE", "DELETE", "/v1/locks/a", "GET, HEAD"},
+		{"RootPOST", "POST", "/", "GET, HEAD"},
+		{"GetLockGET", "GET", "/get-lock", "POST"},
+		{"ReleaseLockGET", "GET", "/release-lock", "POST"},
+		{"HealthzPOST", "POST", "/healthz", "GET, HEAD"},
+		{"ReadyzPATCH", "PATCH", "/readyz", "GET, HEAD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := send(t, srv, tt.method, tt.path, "")
+			wantError(t, r, http.StatusMethodNotAllowed, "method_not_allowed", "")
+			if got := r.header.Get("Allow"); got != tt.allow {
+				t.Errorf("got Allow %q, want %q", got, tt.allow)
+			}
+		})
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	srv := newServer(t, nil)
+	for _, p := range []string{
+		"/nope",
+		"/v1",
+		"/v1/locks",
+		"/v1/locks/",
+		"/v1/locks/a/b",
+		"/v1/locks/a/acquire/",
+		"/v1/locks/a/steal",
+		"/v2/locks/a",
+		"/v1/locks/a/../b",
+		"//v1/locks/a",
+		"/healthz/",
+	} {
+		t.Run(strings.ReplaceAll(p, "/", "_"), func(t *testing.T) {
+			wantError(t, send(t, srv, "GET", p, ""), http.StatusNotFound, "not_found", "")
+		})
+	}
+}
+
+// TestOddNames checks that names a URL can carry but lockd refuses get a
+// 400 on every lock route, never a redirect, a 404 or a crash.
+func TestOddNames(t *testing.T) {
+	srv := newServer(t, nil)
+	routes := []struct{ method, suffix, body string }{
+		{"POST", "/acquire", `{"owner":"a"}`},
+		{"POST", "/extend", `{"lease":"0123456789abcdef0123456789abcdef"}`},
+		{"POST", "/release", `{"lease":"0123456789abcdef0123456789abcdef"}`},
+		{"GET", "", ""},
+	}
+	names := []struct{ name, segment string }{
+		{"Space", "a%20b"},
+		{"EncodedSlash", "a%2Fb"},
+		{"EncodedDotDot", "%2E%2E"},
+		{"EncodedDot", "%2e"},
+		{"DotDot", ".."},
+		{"Dot", "."},
+		{"Empty", ""},
+		{"Percent", "a%25b"},
+		{"NonASCII", "caf%C3%A9"},
+		{"Quote", "a%22b"},
+		{"NUL", "a%00b"},
+		{"TooLong", strings.Repeat("x", 201)},
+		{"Plus", "a+b"},
+		{"Tilde", "a~b"},
+	}
+	for _, rt := range routes {
+		for _, n := range names {
+			if rt.suffix == "" && n.segment == "" {
+				// "/v1/locks/" names no lock: covered by TestNotFound.
+				continue
+			}
+			t.Run(rt.method+rt.suffix+"/"+n.name, func(t *testing.T) {
+				r := send(t, srv, rt.method, "/v1/locks/"+n.segment+rt.suffix, rt.body)
+				wantError(t, r, http.StatusBadRequest, lockd.CodeInvalidArgument, "name")
+			})
+		}
+	}
+	t.Run("EveryValidCharacter", func(t *testing.T) {
+		name := "Az09._:@-" + strings.Repeat("x", 191)
+		got := acquire(t, srv, name, "a", 1000)
+		if got["name"] != name {
+			t.Errorf("got name %v, want %q", got["name"], name)
+		}
+	})
+}
+
+func TestEngineErrors(t *testing.T) {
+	secret := "10.9.8.7:6379"
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		code       string
+		wantLogged bool
+	}{
+		{"Internal", errors.New("redis: dial " + secret + ": connection refused"), http.StatusInternalServerError, lockd.CodeInternal, true},
+		{"ErrQuorumUnavailable", errors.Join(lockd.ErrQuorumUnavailable, &lockd.NodeError{Node: secret, Err: errors.New("timeout")}), http.StatusServiceUnavailable, lockd.CodeQuorumUnavailable, true},
+		{"ErrLost", errors.Join(lockd.ErrLost, &lockd.NodeError{Node: secret, Err: errors.New("gone")}), http.StatusConflict, lockd.CodeLockLost, false},
+		{"ErrNotHeldIsNoHTTPError", fmt.Errorf("%w on %s", lockd.ErrNotHeld, secret), http.StatusInternalServerError, lockd.CodeInternal, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &logBuffer{}
+			eng := newFake()
+			eng.extend = func(context.Context, string, string, time.Duration) (lockd.Lease, error) {
+				return lockd.Lease{}, tt.err
+			}
+			srv := newServer(t, eng, httpapi.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+			r := send(t, srv, "POST", "/v1/locks/a/extend", `{"lease":"0123456789abcdef0123456789abcdef"}`)
+			e := wantError(t, r, tt.status, tt.code, "")
+			if strings.Contains(string(r.body), secret) {
+				t.Errorf("body %s leaks the engine's detail %q", r.body, secret)
+			}
+			if want := lockd.CodeError(tt.code).Error(); e["message"] != want {
+				t.Errorf("got message %v, want %q", e["message"], want)
+			}
+			if got := strings.Contains(logs.String(), secret); got != tt.wantLogged {
+				t.Errorf("detail in log: got %v, want %v; log:\n%s", got, tt.wantLogged, logs.String())
+			}
+		})
+	}
+}
+
+func TestPanicRecovered(t *testing.T) {
+	logs := &logBuffer{}
+	eng := newFake()
+	eng.inspect = func(context.Context, string) (lockd.LockInfo, error) { panic("engine bug") }
+	srv := newServer(t, eng, httpapi.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	wantError(t, send(t, srv, "GET", "/v1/locks/a", ""), http.StatusInternalServerError, lockd.CodeInternal, "")
+	if !strings.Contains(logs.String(), "engine bug") {
+		t.Errorf("panic not logged; log:\n%s", logs.String())
+	}
+	wantStatus(t, send(t, srv, "GET", "/healthz", ""), http.StatusOK)
+}
