@@ -28,6 +28,13 @@ var (
 	// ErrInvalidArgument means a name, owner, duration or metadata is out
 	// of range. Use errors.As with *ArgumentError to learn the field.
 	ErrInvalidArgument = errors.New("lockd: invalid argument")
+	// ErrStoreUnavailable means the durable store (MongoDB) could not
+	// confirm a write that must be durable, such as minting a fence. lockd
+	// fails closed: nothing was granted.
+	ErrStoreUnavailable = errors.New("lockd: store unavailable")
+	// ErrNotConfigured means the feature asked for needs something this
+	// lockd was not started with (history needs a store).
+	ErrNotConfigured = errors.New("lockd: not configured")
 	// ErrInternal is what the SDK returns for a server error it cannot
 	// map to any other value.
 	ErrInternal = errors.New("lockd: internal error")
@@ -100,6 +107,8 @@ const (
 	CodeLockLost          = "lock_lost"
 	CodeNotHeld           = "not_held"
 	CodeQuorumUnavailable = "quorum_unavailable"
+	CodeStoreUnavailable  = "store_unavailable"
+	CodeNotConfigured     = "not_configured"
 	CodeInternal          = "internal"
 )
 
@@ -111,6 +120,8 @@ var codes = []struct {
 }{
 	{CodeInvalidArgument, ErrInvalidArgument},
 	{CodeQuorumUnavailable, ErrQuorumUnavailable},
+	{CodeStoreUnavailable, ErrStoreUnavailable},
+	{CodeNotConfigured, ErrNotConfigured},
 	{CodeLockHeld, ErrNotObtained},
 	{CodeLockLost, ErrLost},
 	{CodeNotHeld, ErrNotHeld},

@@ -7,6 +7,7 @@ package memlock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -20,6 +21,15 @@ const sweepEvery = 1024
 // Option configures an Engine.
 type Option func(*Engine)
 
+// WithFenceMinter makes every new grant take its fence from m (MongoDB, in
+// lockd) instead of the engine's counters, so fences survive restarts. If
+// the mint fails, or does not finish within the lease's TTL, the grant is
+// undone and Acquire fails closed with an error matching
+// lockd.ErrStoreUnavailable. The default is no minter.
+func WithFenceMinter(m lockd.FenceMinter) Option {
+	return func(e *Engine) { e.minter = m }
+}
+
 // WithClock sets the clock used to judge expiry. The default is time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(e *Engine) { e.now = now }
@@ -27,7 +37,8 @@ func WithClock(now func() time.Time) Option {
 
 // Engine is the in-memory engine. It is safe for concurrent use.
 type Engine struct {
-	now func() time.Time
+	now    func() time.Time
+	minter lockd.FenceMinter
 
 	mu       sync.Mutex
 	locks    map[string]*entry
@@ -45,6 +56,10 @@ type entry struct {
 	acquiredAt time.Time
 	expiresAt  time.Time
 	metadata   []byte
+	// minted is closed once the entry's fence is minted; nil when the
+	// fence is known. A pending entry holds the lock but is not yet
+	// returned to anyone.
+	minted chan struct{}
 }
 
 // New returns an empty engine.
@@ -77,9 +92,18 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		deadline = time.Now().Add(opts.Wait)
 	}
 	for {
-		lease, holder, wake, err := e.tryAcquire(name, opts)
-		if err != nil || holder == nil {
+		lease, holder, wake, err := e.tryAcquire(ctx, name, opts)
+		if err != nil || holder == nil && wake == nil {
 			return lease, err
+		}
+		if holder == nil {
+			// Our own earlier grant is still minting its fence: wait for it.
+			select {
+			case <-wake:
+				continue
+			case <-ctx.Done():
+				return lockd.Lease{}, errors.Join(&lockd.NotObtainedError{Name: name}, ctx.Err())
+			}
 		}
 		notObtained := &lockd.NotObtainedError{Name: name, Holder: holder}
 		if err := ctx.Err(); err != nil {
@@ -107,10 +131,17 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 }
 
 // tryAcquire makes one attempt. When someone else holds the lock it returns
-// the holder and a channel closed on the next release of that lock.
-func (e *Engine) tryAcquire(name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
+// the holder and a channel closed on the next release of that lock; when the
+// same owner's grant is still minting its fence, no holder and a channel
+// closed when the mint ends.
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			e.mu.Unlock()
+		}
+	}()
 	if e.closed {
 		return lockd.Lease{}, nil, nil, errClosed
 	}
@@ -128,6 +159,9 @@ func (e *Engine) tryAcquire(name string, opts lockd.AcquireOptions) (lockd.Lease
 			}
 			return lockd.Lease{}, &lockd.Holder{Owner: cur.owner, ExpiresAt: cur.expiresAt}, wake, nil
 		}
+		if cur.minted != nil {
+			return lockd.Lease{}, nil, cur.minted, nil
+		}
 		// The same owner asks again (a retry after a timeout, say): refresh
 		// and hand back the same lease rather than fail or mint a new one.
 		cur.ttl = opts.TTL
@@ -138,17 +172,48 @@ func (e *Engine) tryAcquire(name string, opts lockd.AcquireOptions) (lockd.Lease
 		}
 		return cur.lease(name), nil, nil, nil
 	}
-	e.fences[name]++
 	cur := &entry{
 		owner:      opts.Owner,
 		id:         lockd.NewLeaseID(),
-		fence:      e.fences[name],
 		ttl:        opts.TTL,
 		acquiredAt: now,
 		expiresAt:  now.Add(opts.TTL),
 		metadata:   opts.Metadata,
 	}
 	e.locks[name] = cur
+	if e.minter == nil {
+		e.fences[name]++
+		cur.fence = e.fences[name]
+		return cur.lease(name), nil, nil, nil
+	}
+	// Mint outside the engine's mutex, so a slow store holds up only this
+	// lock; the pending entry keeps others out meanwhile.
+	cur.minted = make(chan struct{})
+	pending := cur.lease(name)
+	locked = false
+	e.mu.Unlock()
+
+	mctx, cancel := context.WithDeadline(ctx, pending.ExpiresAt)
+	fence, err := e.minter.MintFence(mctx, pending)
+	cancel()
+
+	e.mu.Lock()
+	locked = true
+	close(cur.minted)
+	cur.minted = nil
+	if err == nil && !e.now().Before(cur.expiresAt) {
+		err = errors.New("memlock: fence minted after the lease ran out")
+	}
+	if err != nil {
+		if e.locks[name] == cur {
+			e.drop(name)
+		}
+		if !errors.Is(err, lockd.ErrStoreUnavailable) {
+			err = fmt.Errorf("%w: %w", lockd.ErrStoreUnavailable, err)
+		}
+		return lockd.Lease{}, nil, nil, err
+	}
+	cur.fence = fence
 	return cur.lease(name), nil, nil, nil
 }
 

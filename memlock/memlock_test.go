@@ -11,3 +11,9 @@ import (
 func TestConformance(t *testing.T) {
 	locktest.Run(t, locktest.Config{New: func(t *testing.T) lockd.Engine { return memlock.New() }})
 }
+
+func TestFenceMinter(t *testing.T) {
+	locktest.RunMinter(t, func(t *testing.T, m lockd.FenceMinter) lockd.Engine {
+		return memlock.New(memlock.WithFenceMinter(m))
+	})
+}

@@ -43,6 +43,7 @@ type config struct {
 	username, password string
 	dialTimeout        time.Duration
 	connTimeout        time.Duration
+	minter             lockd.FenceMinter
 }
 
 // Option configures an Engine.
@@ -72,6 +73,14 @@ func WithAuth(username, password string) Option {
 // WithDialTimeout bounds connecting to a node. The default is
 // DefaultDialTimeout.
 func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithFenceMinter makes every new grant take its fence from m (MongoDB, in
+// lockd) instead of the Redis counters, so fences survive the loss of every
+// Redis node. The mint happens after a quorum agreed and must finish within
+// the lease's validity; if it fails, the grant is released and Acquire
+// fails closed with m's error (lockd.ErrStoreUnavailable). The default is
+// no minter: fences come from the Redis counters.
+func WithFenceMinter(m lockd.FenceMinter) Option { return func(c *config) { c.minter = m } }
 
 // Engine is the Redlock engine. It is safe for concurrent use.
 type Engine struct {
@@ -398,6 +407,25 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 	}
 
 	lease, fence, meta, needCommit := e.choose(parsed, replies, id, opts)
+	expires := start.Add(opts.TTL - drift(opts.TTL))
+	if e.cfg.minter != nil && lease == id {
+		// A new grant: its fence comes from the store, within validity, so
+		// fences are minted in the order grants are made.
+		mctx, cancel := context.WithDeadline(ctx, expires)
+		f, err := e.cfg.minter.MintFence(mctx, lockd.Lease{
+			Name: name, Owner: opts.Owner, ID: id, TTL: opts.TTL,
+			AcquiredAt: start, ExpiresAt: expires, Metadata: opts.Metadata,
+		})
+		cancel()
+		if err != nil {
+			e.releaseQuietly(name, id, opts.TTL)
+			if !errors.Is(err, lockd.ErrStoreUnavailable) {
+				err = fmt.Errorf("%w: %w", lockd.ErrStoreUnavailable, err)
+			}
+			return lockd.Lease{}, err
+		}
+		fence, needCommit = f, true
+	}
 	if needCommit {
 		commits := e.fanoutTo(ctx, timeout, replies, commitScript, keys, []string{lease, opts.Owner, strconv.FormatInt(fence, 10)})
 		ok := 0
@@ -412,7 +440,6 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 				lockd.ErrQuorumUnavailable, ok, len(e.nodes), e.quorum, errors.Join(collect(commits)...))
 		}
 	}
-	expires := start.Add(opts.TTL - drift(opts.TTL))
 	if !time.Now().Before(expires) {
 		e.releaseQuietly(name, id, opts.TTL)
 		return lockd.Lease{}, fmt.Errorf("%w: nodes answered after the lease's validity (%v) ran out",

@@ -25,3 +25,14 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+func TestFenceMinter(t *testing.T) {
+	nodes := testenv.StartRedis(t, 3)
+	locktest.RunMinter(t, func(t *testing.T, m lockd.FenceMinter) lockd.Engine {
+		e, err := redlock.New(testenv.Addrs(nodes), redlock.WithFenceMinter(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}

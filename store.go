@@ -1,0 +1,75 @@
+package lockd
+
+import (
+	"context"
+	"time"
+)
+
+// FenceMinter mints durable fencing tokens. An engine given one calls it
+// once per new grant, after a quorum agreed and before the grant is
+// returned, and stores the result as the lease's fence.
+//
+// MintFence returns the next fence of lease.Name (strictly larger than any
+// it returned before for that name) and records lease as the lock's current
+// holder, in one atomic, durably acknowledged step. lease.Fence is zero on
+// the way in. It returns ErrStoreUnavailable when the store cannot confirm
+// the write; the engine then releases the grant and fails closed.
+type FenceMinter interface {
+	MintFence(ctx context.Context, lease Lease) (int64, error)
+}
+
+// EventKind says what happened to a lock.
+type EventKind string
+
+// Kinds of journal events.
+const (
+	// EventAcquired is a new grant, or a same-owner re-acquire.
+	EventAcquired EventKind = "acquired"
+	// EventExtended is a successful extend.
+	EventExtended EventKind = "extended"
+	// EventReleased is a release that deleted the lease.
+	EventReleased EventKind = "released"
+	// EventExpired is an extend that found the lease gone (ErrLost).
+	EventExpired EventKind = "expired"
+	// EventLost is a release that found the lease no longer holding the
+	// lock (ErrNotHeld): it had expired or been taken over before.
+	EventLost EventKind = "lost"
+	// EventDenied is an acquire that ended without the lock
+	// (ErrNotObtained), once per acquire call, not per retry.
+	EventDenied EventKind = "denied"
+)
+
+// Event is one journal entry.
+type Event struct {
+	// Kind is what happened.
+	Kind EventKind
+	// Name is the lock's name.
+	Name string
+	// Owner is the owner that acted (for EventDenied, the one refused).
+	Owner string
+	// LeaseID is the lease acted on; empty for EventDenied.
+	LeaseID string
+	// Fence is the lease's fence; zero when unknown.
+	Fence int64
+	// Instance identifies the lockd process that recorded the event.
+	Instance string
+	// At is when it happened.
+	At time.Time
+	// ExpiresAt is the lease's new expiry (EventAcquired, EventExtended).
+	ExpiresAt time.Time
+	// Holder is who held the lock, for EventDenied, when known.
+	Holder string
+}
+
+// Journal keeps the events of every lock.
+//
+// Record must not hold up the lock path for long: it may queue the event
+// and write it later, waiting for room in its queue until ctx ends. An
+// event it cannot write in the end is never dropped silently: it is counted
+// and logged with its content.
+//
+// History returns up to limit events of the lock, newest first.
+type Journal interface {
+	Record(ctx context.Context, ev Event)
+	History(ctx context.Context, name string, limit int) ([]Event, error)
+}
