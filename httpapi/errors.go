@@ -23,6 +23,8 @@ var statuses = map[string]int{
 	lockd.CodeLockHeld:          http.StatusConflict,
 	lockd.CodeLockLost:          http.StatusConflict,
 	lockd.CodeQuorumUnavailable: http.StatusServiceUnavailable,
+	lockd.CodeStoreUnavailable:  http.StatusServiceUnavailable,
+	lockd.CodeNotConfigured:     http.StatusNotImplemented,
 	lockd.CodeInternal:          http.StatusInternalServerError,
 	codeNotFound:                http.StatusNotFound,
 	codeMethodNotAllowed:        http.StatusMethodNotAllowed,
@@ -86,8 +88,8 @@ func (s *Server) describe(r *http.Request, err error) (int, errorDetail) {
 				d.Holder = &holderJSON{Owner: noe.Holder.Owner, ExpiresAt: formatTime(noe.Holder.ExpiresAt)}
 			}
 		}
-	case lockd.CodeQuorumUnavailable:
-		s.log.WarnContext(r.Context(), "quorum unavailable", requestAttrs(r), slog.Any("err", err))
+	case lockd.CodeQuorumUnavailable, lockd.CodeStoreUnavailable:
+		s.log.WarnContext(r.Context(), d.Message, requestAttrs(r), slog.Any("err", err))
 	case lockd.CodeInternal:
 		d.Message = internalMessage
 		level := slog.LevelError

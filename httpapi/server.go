@@ -40,6 +40,8 @@ const healthTimeout = 2 * time.Second
 // safe for concurrent use.
 type Server struct {
 	engine  lockd.Engine
+	journal lockd.Journal
+	checks  []readyCheck
 	log     *slog.Logger
 	mode    string
 	version string
@@ -72,6 +74,26 @@ func WithMode(mode string) Option {
 // DefaultVersion.
 func WithVersion(v string) Option {
 	return func(s *Server) { s.version = v }
+}
+
+// WithJournal serves GET /v1/locks/{name}/history from j. Without it that
+// route answers 501 not_configured.
+func WithJournal(j lockd.Journal) Option {
+	return func(s *Server) { s.journal = j }
+}
+
+// readyCheck is a dependency other than the engine's nodes that GET /readyz
+// reports, such as the store.
+type readyCheck struct {
+	name  string
+	check func(context.Context) error
+}
+
+// WithReadyCheck adds a dependency to GET /readyz: it is listed under name
+// with the nodes, and lockd is ready only while check returns nil. The
+// check gets the probe's bounded context.
+func WithReadyCheck(name string, check func(context.Context) error) Option {
+	return func(s *Server) { s.checks = append(s.checks, readyCheck{name, check}) }
 }
 
 // New returns a Server over engine. The server does not own the engine:
@@ -113,6 +135,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		{"POST", "/v1/locks/{name}/extend", s.api(s.handleExtend)},
 		{"POST", "/v1/locks/{name}/release", s.api(s.handleRelease)},
 		{"GET", "/v1/locks/{name}", s.api(s.handleInspect)},
+		{"GET", "/v1/locks/{name}/history", s.api(s.handleHistory)},
 	}
 	allowed := make(map[string][]string)
 	var paths []string
@@ -232,6 +255,19 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	for _, n := range h.Nodes {
 		body.Nodes = append(body.Nodes, nodeJSON{Addr: n.Addr, OK: n.OK, LatencyMs: n.Latency.Milliseconds(), Error: n.Error})
 	}
+	for _, c := range s.checks {
+		start := time.Now()
+		err := c.check(ctx)
+		n := nodeJSON{Addr: c.name, OK: err == nil, LatencyMs: time.Since(start).Milliseconds()}
+		if err != nil {
+			// The check's text may name hosts; the status is enough here.
+			n.Error = lockd.ErrorCode(err)
+			h.Ready = false
+			s.log.WarnContext(r.Context(), "ready check failed", slog.String("check", c.name), slog.Any("err", err))
+		}
+		body.Nodes = append(body.Nodes, n)
+	}
+	body.Ready = h.Ready
 	status := http.StatusOK
 	if !h.Ready {
 		status = http.StatusServiceUnavailable
