@@ -1,0 +1,350 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/testenv"
+)
+
+// journalEvent returns event i of a test sequence. Two events share each
+// millisecond, so History's order also rests on the _id tie-break.
+func journalEvent(name string, base time.Time, i int) lockd.Event {
+	return lockd.Event{
+		Kind: lockd.EventExtended, Name: name, Owner: fmt.Sprintf("owner-%d", i),
+		LeaseID: "0123456789abcdef0123456789abcdef", Fence: int64(i),
+		At: base.Add(time.Duration(i/2) * time.Millisecond), ExpiresAt: base.Add(time.Hour),
+	}
+}
+
+// TestJournalOutage records events while the server is away for a while:
+// the queue fills, Record waits, and after the server is back every event
+// is written once and in order.
+func TestJournalOutage(t *testing.T) {
+	const n, queue = 200, 10
+	m := testenv.StartMongo(t)
+	s, _ := newStore(t, m, WithQueueSize(queue), WithOpTimeout(500*time.Millisecond))
+	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	for i := range n / 2 {
+		s.Record(ctxFor(t), journalEvent("outage", base, i))
+	}
+
+	m.Stop()
+	var recorded atomic.Int64
+	recorderDone := make(chan struct{})
+	go func() {
+		defer close(recorderDone)
+		for i := n / 2; i < n; i++ {
+			s.Record(ctxFor(t), journalEvent("outage", base, i))
+			recorded.Add(1)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // the server stays away a while
+	if got := recorded.Load(); got >= n/2 {
+		t.Errorf("recorded %d events with the server away and a queue of %d; want Record to wait for room", got, queue)
+	}
+	m.Start()
+	select {
+	case <-recorderDone:
+	case <-time.After(testTimeout):
+		t.Fatal("Record still waiting 30s after the server came back")
+	}
+	closeStore(t, s)
+	if got := s.Dropped(); got != 0 {
+		t.Errorf("got Dropped() = %d, want 0", got)
+	}
+	db := rawDB(t, m)
+	if got := countEvents(t, db, bson.D{{Key: "name", Value: "outage"}}); got != n {
+		t.Errorf("got %d events in %s, want %d", got, eventsCollection, n)
+	}
+
+	reader, _ := newStore(t, m)
+	t.Run("History/All", func(t *testing.T) {
+		got, err := reader.History(ctxFor(t), "outage", MaxHistory)
+		if err != nil {
+			t.Fatalf("History: %v", err)
+		}
+		if len(got) != n {
+			t.Fatalf("got %d events, want %d", len(got), n)
+		}
+		for j, ev := range got {
+			want := journalEvent("outage", base, n-1-j)
+			want.Instance = "test"
+			if !eventsEqual(ev, want) {
+				t.Fatalf("event %d: got %+v, want %+v", j, ev, want)
+			}
+		}
+	})
+	t.Run("History/Limit", func(t *testing.T) {
+		got, err := reader.History(ctxFor(t), "outage", 7)
+		if err != nil {
+			t.Fatalf("History: %v", err)
+		}
+		if len(got) != 7 || got[0].Fence != n-1 || got[6].Fence != n-7 {
+			t.Errorf("got %d events from fence %d, want 7 from %d down to %d", len(got), firstFence(got), n-1, n-7)
+		}
+	})
+	t.Run("History/Unknown", func(t *testing.T) {
+		got, err := reader.History(ctxFor(t), "never-used", 10)
+		if err != nil || len(got) != 0 {
+			t.Errorf("got %v, %v; want no events", got, err)
+		}
+	})
+}
+
+func TestHistoryArgumentError(t *testing.T) {
+	m := testenv.StartMongo(t)
+	s, _ := newStore(t, m)
+	tests := []struct {
+		name  string
+		lock  string
+		limit int
+		field string
+	}{
+		{"LimitZero", "ok", 0, "limit"},
+		{"LimitNegative", "ok", -1, "limit"},
+		{"LimitTooLarge", "ok", MaxHistory + 1, "limit"},
+		{"NameEmpty", "", 10, "name"},
+		{"NameBad", "a/b", 10, "name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.History(ctxFor(t), tt.lock, tt.limit)
+			var ae *lockd.ArgumentError
+			if !errors.As(err, &ae) || ae.Field != tt.field || !errors.Is(err, lockd.ErrInvalidArgument) {
+				t.Errorf("History(%q, %d): got %v, want *lockd.ArgumentError for %q", tt.lock, tt.limit, err, tt.field)
+			}
+		})
+	}
+	for _, limit := range []int{1, MaxHistory} {
+		t.Run(fmt.Sprintf("Limit%d", limit), func(t *testing.T) {
+			if _, err := s.History(ctxFor(t), "ok", limit); err != nil {
+				t.Errorf("History(limit %d): got %v, want nil", limit, err)
+			}
+		})
+	}
+}
+
+// TestJournalDropped fills a queue of one while the server is away: the
+// event that finds no room before its context ends is counted and logged,
+// and Close, unable to flush, counts the rest.
+func TestJournalDropped(t *testing.T) {
+	m := testenv.StartMongo(t)
+	s, logs := newStore(t, m, WithQueueSize(1), WithOpTimeout(200*time.Millisecond))
+	m.Stop()
+	base := time.Now()
+	recorded := 0
+	for recorded < 10 && s.Dropped() == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		s.Record(ctx, journalEvent("dropped", base, recorded))
+		cancel()
+		recorded++
+	}
+	if got := s.Dropped(); got != 1 {
+		t.Fatalf("after %d events: got Dropped() = %d, want 1", recorded, got)
+	}
+	lost := journalEvent("dropped", base, recorded-1)
+	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "owner="+lost.Owner) || !strings.Contains(out, "lease="+lost.LeaseID) {
+		t.Errorf("got log %q, want an Error line with the dropped event's content", out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := s.Close(ctx)
+	if !errors.Is(err, lockd.ErrStoreUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close with the server away: got %v, want ErrStoreUnavailable joined with DeadlineExceeded", err)
+	}
+	if got := s.Dropped(); got != int64(recorded) {
+		t.Errorf("after Close: got Dropped() = %d, want all %d", got, recorded)
+	}
+
+	s.Record(ctxFor(t), journalEvent("dropped", base, 99))
+	if got := s.Dropped(); got != int64(recorded)+1 {
+		t.Errorf("Record after Close: got Dropped() = %d, want %d", got, recorded+1)
+	}
+	if !strings.Contains(logs.String(), "owner=owner-99") {
+		t.Errorf("Record after Close: the event is not in the log")
+	}
+	if err2 := s.Close(ctxFor(t)); err2 != err {
+		t.Errorf("second Close: got %v, want the first result %v", err2, err)
+	}
+}
+
+// TestLockRecord follows one lock record through mint, extend, release
+// and a second grant.
+func TestLockRecord(t *testing.T) {
+	m := testenv.StartMongo(t)
+	s, _ := newStore(t, m)
+	db := rawDB(t, m)
+	type record struct {
+		Fence      int64      `bson:"fence"`
+		Owner      string     `bson:"owner"`
+		Lease      string     `bson:"lease"`
+		AcquiredAt time.Time  `bson:"acquired_at"`
+		ExpiresAt  time.Time  `bson:"expires_at"`
+		ReleasedAt *time.Time `bson:"released_at"`
+		Metadata   bson.Raw   `bson:"metadata"`
+	}
+	read := func(t *testing.T) record {
+		t.Helper()
+		var r record
+		if err := db.Collection(locksCollection).FindOne(ctxFor(t), bson.D{{Key: "_id", Value: "rec"}}).Decode(&r); err != nil {
+			t.Fatalf("read lock record: %v", err)
+		}
+		return r
+	}
+	// flush returns once the writer has applied every event recorded so
+	// far to the lock records: it records a marker and waits for it to be
+	// written, twice, since the first marker may share a batch (inserted
+	// before the batch's record updates) with the events before it.
+	syncs := 0
+	flush := func(t *testing.T) {
+		t.Helper()
+		for range 2 {
+			syncs++
+			owner := fmt.Sprintf("sync-%d", syncs)
+			s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventDenied, Name: "rec-sync", Owner: owner})
+			deadline := time.Now().Add(10 * time.Second)
+			for countEvents(t, db, bson.D{{Key: "owner", Value: owner}}) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the journal writer did not write %s within 10s", owner)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+
+	a := withMetadata(testLease("rec", "alice"), `{"job":"nightly","n":3}`)
+	fa, err := s.MintFence(ctxFor(t), a)
+	if err != nil {
+		t.Fatalf("MintFence: %v", err)
+	}
+	t.Run("Minted", func(t *testing.T) {
+		r := read(t)
+		var md struct {
+			Job string `bson:"job"`
+			N   int64  `bson:"n"`
+		}
+		if err := bson.Unmarshal(r.Metadata, &md); err != nil {
+			t.Fatalf("metadata: %v", err)
+		}
+		if r.Fence != fa || r.Owner != "alice" || r.Lease != a.ID || r.ReleasedAt != nil ||
+			!r.ExpiresAt.Equal(a.ExpiresAt.Truncate(time.Millisecond)) || md.Job != "nightly" || md.N != 3 {
+			t.Errorf("got %+v (metadata %+v), want fence %d held by alice's lease with its metadata", r, md, fa)
+		}
+	})
+
+	extended := a.ExpiresAt.Add(time.Minute).Truncate(time.Millisecond)
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventAcquired, Name: "rec", Owner: "alice", LeaseID: a.ID, Fence: fa, ExpiresAt: a.ExpiresAt})
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventExtended, Name: "rec", Owner: "alice", LeaseID: a.ID, Fence: fa, ExpiresAt: extended})
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventExtended, Name: "rec", Owner: "mallory", LeaseID: lockd.NewLeaseID(), ExpiresAt: extended.Add(time.Hour)})
+	releasedAt := time.Now().Truncate(time.Millisecond)
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "rec", Owner: "alice", LeaseID: a.ID, Fence: fa, At: releasedAt})
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventLost, Name: "rec", Owner: "alice", LeaseID: a.ID, Fence: fa, At: releasedAt.Add(time.Second)})
+	flush(t)
+	t.Run("ExtendedReleased", func(t *testing.T) {
+		r := read(t)
+		if !r.ExpiresAt.Equal(extended) {
+			t.Errorf("got expires_at %v, want %v (the extend; another lease's event must not count)", r.ExpiresAt, extended)
+		}
+		if r.ReleasedAt == nil || !r.ReleasedAt.Equal(releasedAt) {
+			t.Errorf("got released_at %v, want %v (the first end; a later one must not move it)", r.ReleasedAt, releasedAt)
+		}
+	})
+
+	b := testLease("rec", "bob")
+	fb, err := s.MintFence(ctxFor(t), b)
+	if err != nil {
+		t.Fatalf("MintFence: %v", err)
+	}
+	t.Run("Regranted", func(t *testing.T) {
+		r := read(t)
+		if fb != fa+1 || r.Fence != fb || r.Owner != "bob" || r.Lease != b.ID || r.ReleasedAt != nil || r.Metadata != nil {
+			t.Errorf("got fence %d and %+v, want fence %d held by bob's lease, not released, no metadata", fb, r, fa+1)
+		}
+	})
+	t.Run("LateEventOfOldLease", func(t *testing.T) {
+		s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventExpired, Name: "rec", Owner: "alice", LeaseID: a.ID, Fence: fa})
+		flush(t)
+		if r := read(t); r.ReleasedAt != nil || r.Lease != b.ID {
+			t.Errorf("got %+v, want bob's record untouched by alice's late event", r)
+		}
+	})
+}
+
+func eventsEqual(a, b lockd.Event) bool {
+	return a.Kind == b.Kind && a.Name == b.Name && a.Owner == b.Owner && a.LeaseID == b.LeaseID &&
+		a.Fence == b.Fence && a.Instance == b.Instance && a.Holder == b.Holder &&
+		a.At.Equal(b.At) && a.ExpiresAt.Equal(b.ExpiresAt.Truncate(time.Millisecond))
+}
+
+func firstFence(evs []lockd.Event) int64 {
+	if len(evs) == 0 {
+		return -1
+	}
+	return evs[0].Fence
+}
+
+// TestEnrichRelease records releases the way the engine reports them,
+// without owner or fence, and checks that the journal fills both in from
+// the lease's acquire, whether that was written earlier or sits in the same
+// batch, and leaves a lease it never saw alone.
+func TestEnrichRelease(t *testing.T) {
+	m := testenv.StartMongo(t)
+	s, _ := newStore(t, m)
+	db := rawDB(t, m)
+	early, late, unknown := lockd.NewLeaseID(), lockd.NewLeaseID(), lockd.NewLeaseID()
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventAcquired, Name: "enrich", Owner: "early", LeaseID: early, Fence: 7})
+	deadline := time.Now().Add(10 * time.Second)
+	for countEvents(t, db, bson.D{{Key: "lease", Value: early}}) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("acquire event not written within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "enrich", LeaseID: early})
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventAcquired, Name: "enrich", Owner: "late", LeaseID: late, Fence: 8})
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "enrich", LeaseID: late})
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventLost, Name: "enrich", LeaseID: unknown})
+	if err := s.Close(ctxFor(t)); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s2, _ := newStore(t, m)
+	evs, err := s2.History(ctxFor(t), "enrich", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]lockd.Event{}
+	for _, ev := range evs {
+		if ev.Kind != lockd.EventAcquired {
+			got[ev.LeaseID] = ev
+		}
+	}
+	cases := []struct {
+		name, lease, owner string
+		fence              int64
+	}{
+		{"EarlierBatch", early, "early", 7},
+		{"SameBatch", late, "late", 8},
+		{"NeverSeen", unknown, "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, ok := got[c.lease]
+			if !ok {
+				t.Fatalf("no release event for the lease in %+v", evs)
+			}
+			if ev.Owner != c.owner || ev.Fence != c.fence {
+				t.Errorf("got owner %q fence %d, want %q %d", ev.Owner, ev.Fence, c.owner, c.fence)
+			}
+		})
+	}
+}
