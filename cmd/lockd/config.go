@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +20,10 @@ type config struct {
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 	nodeTimeout     time.Duration
+	mongoURI        string
+	mongoDB         string
+	retention       time.Duration
+	instance        string
 }
 
 // setting is one flag with its environment twin. The variable, when set,
@@ -31,6 +36,10 @@ var settings = []setting{
 	{"addr", "LOCKD_ADDR", ":3000", "address to listen on, host:port"},
 	{"redis", "LOCKD_REDIS", "", "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
 	{"node-timeout", "LOCKD_NODE_TIMEOUT", "200ms", "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
+	{"mongo", "LOCKD_MONGO_URI", "", "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
+	{"mongo-db", "LOCKD_MONGO_DB", "lockd", "MongoDB database"},
+	{"journal-retention", "LOCKD_JOURNAL_RETENTION", "168h", "how long journal events are kept (whole seconds)"},
+	{"instance", "LOCKD_INSTANCE", "", "this instance's id in the journal (default hostname-pid)"},
 	{"log-format", "LOCKD_LOG_FORMAT", "text", "log format: text or json"},
 	{"log-level", "LOCKD_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
 	{"shutdown-timeout", "LOCKD_SHUTDOWN_TIMEOUT", "10s", "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
@@ -113,6 +122,21 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		return config{}, usageErrorf("--node-timeout (LOCKD_NODE_TIMEOUT) %q: want a positive duration like 200ms", *values["node-timeout"])
 	}
 	cfg.nodeTimeout = nt
+	cfg.mongoURI = strings.TrimSpace(*values["mongo"])
+	cfg.mongoDB = *values["mongo-db"]
+	if cfg.mongoDB == "" {
+		return config{}, usageErrorf("--mongo-db (LOCKD_MONGO_DB) is empty")
+	}
+	ret, err := time.ParseDuration(*values["journal-retention"])
+	if err != nil || ret < time.Second || ret%time.Second != 0 {
+		return config{}, usageErrorf("--journal-retention (LOCKD_JOURNAL_RETENTION) %q: want whole seconds, at least 1s, like 168h", *values["journal-retention"])
+	}
+	cfg.retention = ret
+	cfg.instance = *values["instance"]
+	if cfg.instance == "" {
+		host, _ := os.Hostname()
+		cfg.instance = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
 	return cfg, nil
 }
 

@@ -2,25 +2,77 @@ package main
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/memlock"
+	"github.com/lockd/lockd/mongostore"
 	"github.com/lockd/lockd/redlock"
 )
 
-// newEngine builds the engine cfg asks for and returns the mode GET /
-// reports: the memory engine in dev mode, Redlock over cfg.redis otherwise.
-// The Redlock engine dials its nodes on first use, so it starts while some
-// are down; ctx is for engines that connect at start. It returns an
-// *lockd.ArgumentError for a malformed node list.
-func newEngine(ctx context.Context, cfg config) (lockd.Engine, string, error) {
+// backend is what newEngine built: the engine to serve, the mode GET /
+// reports, the server options it needs, and how to close it all.
+type backend struct {
+	engine lockd.Engine
+	mode   string
+	opts   []httpapi.Option
+	// close closes the engine, then flushes and closes the store (if
+	// any) within ctx.
+	close func(ctx context.Context) error
+}
+
+// newEngine builds the engine cfg asks for: the memory engine in dev mode,
+// Redlock over cfg.redis otherwise; with cfg.mongoURI, fences come from
+// MongoDB and every outcome goes to its journal. The Redlock engine dials
+// its nodes on first use, so it starts while some are down; MongoDB must
+// answer at start (within ctx and the store's connect timeout), since
+// lockd fails closed without it. It returns an *lockd.ArgumentError for a
+// malformed node list and an error matching lockd.ErrStoreUnavailable when
+// MongoDB cannot be reached.
+func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, error) {
+	var store *mongostore.Store
+	if cfg.mongoURI != "" {
+		var err error
+		store, err = mongostore.New(ctx, cfg.mongoURI,
+			mongostore.WithDatabase(cfg.mongoDB),
+			mongostore.WithJournalRetention(cfg.retention),
+			mongostore.WithInstance(cfg.instance),
+			mongostore.WithLogger(log))
+		if err != nil {
+			return nil, err
+		}
+	}
+	b := &backend{}
 	if len(cfg.redis) == 0 {
-		return memlock.New(), httpapi.ModeDev, nil
+		var opts []memlock.Option
+		if store != nil {
+			opts = append(opts, memlock.WithFenceMinter(store))
+		}
+		b.engine, b.mode = memlock.New(opts...), httpapi.ModeDev
+	} else {
+		opts := []redlock.Option{redlock.WithNodeTimeout(cfg.nodeTimeout)}
+		if store != nil {
+			opts = append(opts, redlock.WithFenceMinter(store))
+		}
+		e, err := redlock.New(cfg.redis, opts...)
+		if err != nil {
+			if store != nil {
+				_ = store.Close(ctx)
+			}
+			return nil, err
+		}
+		b.engine, b.mode = e, httpapi.ModeRedis
 	}
-	e, err := redlock.New(cfg.redis, redlock.WithNodeTimeout(cfg.nodeTimeout))
-	if err != nil {
-		return nil, httpapi.ModeRedis, err
+	inner := b.engine
+	b.close = func(ctx context.Context) error { return inner.Close() }
+	if store != nil {
+		b.engine = lockd.Journaled(inner, store, cfg.instance)
+		b.opts = append(b.opts, httpapi.WithJournal(store), httpapi.WithReadyCheck("mongodb", store.Ping))
+		b.close = func(ctx context.Context) error {
+			return errors.Join(inner.Close(), store.Close(ctx))
+		}
 	}
-	return e, httpapi.ModeRedis, nil
+	return b, nil
 }

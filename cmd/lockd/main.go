@@ -70,13 +70,15 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	eng, mode, err := newEngine(ctx, cfg)
+	if len(cfg.redis) == 0 {
+		log.Warn(devModeWarning)
+	}
+	b, err := newEngine(ctx, cfg, log)
 	if err != nil {
 		return fmt.Errorf("starting engine: %w", err)
 	}
-	if mode == httpapi.ModeDev {
-		log.Warn(devModeWarning)
-	} else {
+	eng, mode := b.engine, b.mode
+	if mode == httpapi.ModeRedis {
 		h := eng.Health(ctx)
 		up := 0
 		for _, n := range h.Nodes {
@@ -88,9 +90,15 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		}
 		log.Info("redis mode", slog.Int("nodes", len(h.Nodes)), slog.Int("up", up), slog.Bool("ready", h.Ready))
 	}
+	if cfg.mongoURI != "" {
+		log.Info("mongodb store on", slog.String("db", cfg.mongoDB), slog.String("instance", cfg.instance), slog.Duration("journal_retention", cfg.retention))
+	}
 	defer func() {
-		if err := eng.Close(); err != nil {
-			log.Error("closing engine", slog.Any("err", err))
+		// Flushing the journal gets its own bound: the shutdown timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		if err := b.close(ctx); err != nil {
+			log.Error("closing engine and store", slog.Any("err", err))
 		}
 	}()
 
@@ -101,7 +109,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	srv := &http.Server{
-		Handler:           httpapi.New(eng, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion())),
+		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()))...),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
