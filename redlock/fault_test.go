@@ -451,3 +451,27 @@ func TestStartsWithNodeDown(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestColdStartBurst sends a burst of acquires to a fresh engine, whose
+// connections are not made yet: calls wait for the first dial instead of
+// failing.
+func TestColdStartBurst(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	e, err := New(testenv.Addrs(servers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	errs := make(chan error, 32)
+	for i := range 32 {
+		go func() {
+			_, err := e.Acquire(ctx(t), fmt.Sprintf("burst:%d", i), lockd.AcquireOptions{Owner: "a"})
+			errs <- err
+		}()
+	}
+	for range 32 {
+		if err := <-errs; err != nil {
+			t.Errorf("acquire on a fresh engine: %v", err)
+		}
+	}
+}

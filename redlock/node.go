@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -57,9 +58,9 @@ type redisNode struct {
 	mu       sync.Mutex
 	client   rueidis.Client
 	closed   bool
-	dialing  bool      // a dial is under way; others fail fast rather than queue
-	lastErr  error     // the last dial's failure
-	lastFail time.Time // when it failed; no redial within redialAfter
+	dialing  chan struct{} // non-nil while a dial is under way; closed when it ends
+	lastErr  error         // the last dial's failure
+	lastFail time.Time     // when it failed; no redial within redialAfter
 }
 
 // redialAfter spaces dials to a node that is down, so a dead node costs
@@ -90,48 +91,63 @@ func newRedisNode(address string, cfg *config) *redisNode {
 
 func (n *redisNode) addr() string { return n.address }
 
-// get returns the client, dialling if there is none yet.
-func (n *redisNode) get() (rueidis.Client, error) {
-	n.mu.Lock()
-	switch {
-	case n.closed:
+// get returns the client, dialling if there is none yet. Callers that
+// arrive during a dial wait for it (as long as their context allows), so a
+// burst of first calls does not fail; after a failed dial, callers fail
+// fast with its error until redialAfter has passed.
+func (n *redisNode) get(ctx context.Context) (rueidis.Client, error) {
+	for {
+		n.mu.Lock()
+		switch {
+		case n.closed:
+			n.mu.Unlock()
+			return nil, errNodeClosed
+		case n.client != nil:
+			c := n.client
+			n.mu.Unlock()
+			return c, nil
+		case n.dialing != nil:
+			wait := n.dialing
+			n.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", errDialing, ctx.Err())
+			}
+		case n.lastErr != nil && time.Since(n.lastFail) < redialAfter:
+			err := n.lastErr
+			n.mu.Unlock()
+			return nil, err
+		}
+		n.dialing = make(chan struct{})
 		n.mu.Unlock()
-		return nil, errNodeClosed
-	case n.client != nil:
-		c := n.client
-		n.mu.Unlock()
-		return c, nil
-	case n.dialing:
-		n.mu.Unlock()
-		return nil, errDialing
-	case n.lastErr != nil && time.Since(n.lastFail) < redialAfter:
-		err := n.lastErr
-		n.mu.Unlock()
-		return nil, err
+		// The dial is bounded by the dial timeout, not by this caller's
+		// context: others may be waiting for it too.
+		go n.dial()
 	}
-	n.dialing = true
-	n.mu.Unlock()
+}
 
+// dial makes the client and wakes the callers waiting for it.
+func (n *redisNode) dial() {
 	c, err := rueidis.NewClient(n.opt)
-
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.dialing = false
-	if err != nil {
+	close(n.dialing)
+	n.dialing = nil
+	switch {
+	case err != nil:
 		n.lastErr, n.lastFail = err, time.Now()
-		return nil, err
-	}
-	if n.closed {
+	case n.closed:
 		c.Close()
-		return nil, errNodeClosed
+	default:
+		n.lastErr = nil
+		n.client = c
 	}
-	n.lastErr = nil
-	n.client = c
-	return c, nil
 }
 
 func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (any, error) {
-	c, err := n.get()
+	c, err := n.get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +159,7 @@ func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (a
 }
 
 func (n *redisNode) ping(ctx context.Context) error {
-	c, err := n.get()
+	c, err := n.get(ctx)
 	if err != nil {
 		return err
 	}

@@ -184,9 +184,12 @@ func (e *Engine) fanoutTo(ctx context.Context, timeout time.Duration, prev []rep
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out := make([]reply, len(e.nodes))
-	if len(e.nodes) == 1 && prev == nil {
-		out[0] = call(ctx, e.nodes[0], s, keys, args)
-		return out
+	// Every node but the last gets a goroutine; the last call runs here.
+	last := -1
+	for i := range e.nodes {
+		if prev == nil || prev[i].err == nil {
+			last = i
+		}
 	}
 	done := make(chan struct{}, len(e.nodes))
 	n := 0
@@ -195,11 +198,17 @@ func (e *Engine) fanoutTo(ctx context.Context, timeout time.Duration, prev []rep
 			out[i] = prev[i]
 			continue
 		}
+		if i == last {
+			continue
+		}
 		n++
 		go func() {
 			out[i] = call(ctx, nd, s, keys, args)
 			done <- struct{}{}
 		}()
+	}
+	if last >= 0 {
+		out[last] = call(ctx, e.nodes[last], s, keys, args)
 	}
 	for range n {
 		<-done

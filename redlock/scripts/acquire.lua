@@ -21,6 +21,10 @@ if cur[1] then
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
 local c = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', c, 'meta', ARGV[4])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', c, 'meta', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', c)
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {2, ARGV[1], c}
