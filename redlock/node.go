@@ -85,6 +85,7 @@ func newRedisNode(address string, cfg *config) *redisNode {
 			Dialer:            net.Dialer{Timeout: cfg.dialTimeout, KeepAlive: time.Second},
 			ConnWriteTimeout:  cfg.connTimeout,
 			ClientName:        "lockd",
+			MaxFlushDelay:     cfg.flushDelay,
 		},
 	}
 }

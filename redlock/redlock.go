@@ -44,6 +44,7 @@ type config struct {
 	dialTimeout        time.Duration
 	connTimeout        time.Duration
 	minter             lockd.FenceMinter
+	flushDelay         time.Duration
 }
 
 // Option configures an Engine.
@@ -73,6 +74,11 @@ func WithAuth(username, password string) Option {
 // WithDialTimeout bounds connecting to a node. The default is
 // DefaultDialTimeout.
 func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithMaxFlushDelay lets each node's connection wait up to d after a write
+// to gather more pipelined commands into the next one: fewer system calls
+// under load, at up to d more latency per call. The default is 0.
+func WithMaxFlushDelay(d time.Duration) Option { return func(c *config) { c.flushDelay = d } }
 
 // WithFenceMinter makes every new grant take its fence from m (MongoDB, in
 // lockd) instead of the Redis counters, so fences survive the loss of every
@@ -138,6 +144,8 @@ func newConfig(opts []Option) (config, error) {
 		return cfg, &lockd.ArgumentError{Field: "retry_delay", Reason: "needs 0 < first <= largest"}
 	case cfg.dialTimeout <= 0:
 		return cfg, &lockd.ArgumentError{Field: "dial_timeout", Reason: "must be positive"}
+	case cfg.flushDelay < 0 || cfg.flushDelay > time.Millisecond:
+		return cfg, &lockd.ArgumentError{Field: "max_flush_delay", Reason: "must be in [0, 1ms]"}
 	}
 	return cfg, nil
 }

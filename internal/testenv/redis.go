@@ -1,9 +1,14 @@
-// Package testenv starts the real servers that lockd's tests run against:
-// redis-server processes on free loopback ports, which a test can kill -9,
-// pause (SIGSTOP), resume and restart. Where redis-server is not on PATH it
-// falls back to an in-process Redis-compatible server (miniredis) so that
-// `go test ./...` passes on a machine with only Go; with
+// Package testenv starts the real servers that lockd's tests run against.
+//
+// Redis: redis-server processes on free loopback ports, which a test can
+// kill -9, pause (SIGSTOP), resume and restart. Where redis-server is not on
+// PATH it falls back to an in-process Redis-compatible server (miniredis) so
+// that `go test ./...` passes on a machine with only Go; with
 // LOCKD_REQUIRE_REDIS_SERVER=1 a missing redis-server fails the test instead.
+//
+// MongoDB: the MongoDB at LOCKD_TEST_MONGO_URI when set (a fresh database
+// per test), otherwise an embedded FerretDB started in-process over SQLite
+// in a temporary directory, which a test can stop and start again.
 package testenv
 
 import (

@@ -33,12 +33,13 @@ import (
 const (
 	implLockd          = "lockd"
 	implLockdHTTP      = "lockd-http"
+	implLockdFlush     = "lockd-flush"
 	implRedsync        = "redsync"
 	implRedsyncRueidis = "redsync-rueidis"
 	implRedislock      = "redislock"
 )
 
-var implOrder = []string{implLockd, implLockdHTTP, implRedsync, implRedsyncRueidis, implRedislock}
+var implOrder = []string{implLockd, implLockdFlush, implLockdHTTP, implRedsync, implRedsyncRueidis, implRedislock}
 
 // retryPolicy is the one pause schedule every implementation gets between
 // attempts of a waiting acquire. It is redlock's own formula, so the
@@ -76,14 +77,14 @@ type cellConfig struct {
 	ttl   time.Duration
 	retry retryPolicy
 	pool  int // connections per node for pooled clients (go-redis)
+	// flush is redlock's MaxFlushDelay for the lockd-flush variant.
+	flush time.Duration
 }
 
 // newEngine returns a Redlock engine over addrs that has connected to
-// every node. The engine dials on first use and fails the calls that come
-// while that dial is under way, so without this a burst of first calls
-// fails with ErrQuorumUnavailable.
-func newEngine(addrs []string, cfg cellConfig) (*redlock.Engine, error) {
-	e, err := redlock.New(addrs, redlock.WithRetryDelay(cfg.retry.first, cfg.retry.largest))
+// every node, so that no measured call pays for a first dial.
+func newEngine(addrs []string, cfg cellConfig, extra ...redlock.Option) (*redlock.Engine, error) {
+	e, err := redlock.New(addrs, append([]redlock.Option{redlock.WithRetryDelay(cfg.retry.first, cfg.retry.largest)}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +103,8 @@ type lockdLocker struct {
 	ttl time.Duration
 }
 
-func newLockd(addrs []string, cfg cellConfig) (*lockdLocker, error) {
-	e, err := newEngine(addrs, cfg)
+func newLockd(addrs []string, cfg cellConfig, extra ...redlock.Option) (*lockdLocker, error) {
+	e, err := newEngine(addrs, cfg, extra...)
 	if err != nil {
 		return nil, err
 	}

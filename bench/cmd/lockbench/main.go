@@ -46,6 +46,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/lockd/lockd/redlock"
 )
 
 // Scenario names.
@@ -67,6 +69,7 @@ type options struct {
 	pool             int
 	redisBin         string
 	cpuProfile       string
+	flush            time.Duration
 }
 
 func main() {
@@ -103,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&retryLargest, "retry-largest", 200*time.Millisecond, "largest pause between attempts of a waiting acquire (all implementations)")
 	fs.IntVar(&o.pool, "pool", 0, "connections per node for go-redis clients; 0 means max(workers, go-redis's default 10*GOMAXPROCS)")
 	fs.StringVar(&o.redisBin, "redis-server", "redis-server", "redis-server binary")
+	fs.DurationVar(&o.flush, "flush-delay", 20*time.Microsecond, "redlock MaxFlushDelay of the lockd-flush variant")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -170,7 +174,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	meter := newCPUMeter(addrs)
 	defer meter.close()
 
-	cfg := cellConfig{ttl: o.ttl, retry: o.retry, pool: o.pool}
+	cfg := cellConfig{ttl: o.ttl, retry: o.retry, pool: o.pool, flush: o.flush}
 	lockers := map[cellKey]locker{} // scenario left empty: shared by both
 	defer func() {
 		for _, l := range lockers {
@@ -237,6 +241,8 @@ func newLocker(impl string, addrs []string, cfg cellConfig, workers int) (locker
 	switch impl {
 	case implLockd:
 		return newLockd(addrs, cfg)
+	case implLockdFlush:
+		return newLockd(addrs, cfg, redlock.WithMaxFlushDelay(cfg.flush))
 	case implLockdHTTP:
 		return newHTTP(addrs, cfg, workers)
 	case implRedsync:
