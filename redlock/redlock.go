@@ -34,6 +34,9 @@ const (
 	DefaultDialTimeout = time.Second
 	// DefaultConnTimeout closes a connection whose replies stall this long.
 	DefaultConnTimeout = 3 * time.Second
+	// DefaultMaxFlushDelay is how long a node's connection may wait after a
+	// write to gather more pipelined commands; see WithMaxFlushDelay.
+	DefaultMaxFlushDelay = 20 * time.Microsecond
 )
 
 type config struct {
@@ -77,7 +80,8 @@ func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTi
 
 // WithMaxFlushDelay lets each node's connection wait up to d after a write
 // to gather more pipelined commands into the next one: fewer system calls
-// under load, at up to d more latency per call. The default is 0.
+// under load, at up to d more latency per call. The default is
+// DefaultMaxFlushDelay; 0 flushes at once.
 func WithMaxFlushDelay(d time.Duration) Option { return func(c *config) { c.flushDelay = d } }
 
 // WithFenceMinter makes every new grant take its fence from m (MongoDB, in
@@ -133,6 +137,7 @@ func newConfig(opts []Option) (config, error) {
 		prefix:      DefaultKeyPrefix,
 		dialTimeout: DefaultDialTimeout,
 		connTimeout: DefaultConnTimeout,
+		flushDelay:  DefaultMaxFlushDelay,
 	}
 	for _, o := range opts {
 		o(&cfg)

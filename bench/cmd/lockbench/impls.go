@@ -33,13 +33,13 @@ import (
 const (
 	implLockd          = "lockd"
 	implLockdHTTP      = "lockd-http"
-	implLockdFlush     = "lockd-flush"
+	implLockdNoFlush   = "lockd-noflush"
 	implRedsync        = "redsync"
 	implRedsyncRueidis = "redsync-rueidis"
 	implRedislock      = "redislock"
 )
 
-var implOrder = []string{implLockd, implLockdFlush, implLockdHTTP, implRedsync, implRedsyncRueidis, implRedislock}
+var implOrder = []string{implLockd, implLockdNoFlush, implLockdHTTP, implRedsync, implRedsyncRueidis, implRedislock}
 
 // retryPolicy is the one pause schedule every implementation gets between
 // attempts of a waiting acquire. It is redlock's own formula, so the
@@ -77,7 +77,7 @@ type cellConfig struct {
 	ttl   time.Duration
 	retry retryPolicy
 	pool  int // connections per node for pooled clients (go-redis)
-	// flush is redlock's MaxFlushDelay for the lockd-flush variant.
+	// flush is redlock's MaxFlushDelay for the lockd-noflush variant.
 	flush time.Duration
 }
 

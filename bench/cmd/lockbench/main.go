@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&retryLargest, "retry-largest", 200*time.Millisecond, "largest pause between attempts of a waiting acquire (all implementations)")
 	fs.IntVar(&o.pool, "pool", 0, "connections per node for go-redis clients; 0 means max(workers, go-redis's default 10*GOMAXPROCS)")
 	fs.StringVar(&o.redisBin, "redis-server", "redis-server", "redis-server binary")
-	fs.DurationVar(&o.flush, "flush-delay", 20*time.Microsecond, "redlock MaxFlushDelay of the lockd-flush variant")
+	fs.DurationVar(&o.flush, "noflush-delay", 0, "redlock MaxFlushDelay of the lockd-noflush variant (the lockd variant uses the engine's default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -241,7 +241,7 @@ func newLocker(impl string, addrs []string, cfg cellConfig, workers int) (locker
 	switch impl {
 	case implLockd:
 		return newLockd(addrs, cfg)
-	case implLockdFlush:
+	case implLockdNoFlush:
 		return newLockd(addrs, cfg, redlock.WithMaxFlushDelay(cfg.flush))
 	case implLockdHTTP:
 		return newHTTP(addrs, cfg, workers)
