@@ -46,7 +46,9 @@ type Redis struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	mini *miniredis.Miniredis
-	done chan struct{} // closed when cmd exits
+	// clockDone stops the goroutine that moves miniredis's clock.
+	clockDone chan struct{}
+	done      chan struct{} // closed when cmd exits
 }
 
 // Real reports whether real redis-server processes are in use.
@@ -107,6 +109,8 @@ func (r *Redis) start() error {
 			return err
 		}
 		r.mini = m
+		r.clockDone = make(chan struct{})
+		go runClock(m, r.clockDone)
 		return nil
 	}
 	var logBuf bytes.Buffer
@@ -134,6 +138,26 @@ func (r *Redis) start() error {
 	}
 	r.cmd, r.done = cmd, done
 	return nil
+}
+
+// miniredisTick is how often the fallback server's clock is moved on.
+const miniredisTick = 5 * time.Millisecond
+
+// runClock makes keys expire in real time: miniredis only expires keys
+// when its clock is moved, which it leaves to the test.
+func runClock(m *miniredis.Miniredis, done <-chan struct{}) {
+	t := time.NewTicker(miniredisTick)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			m.FastForward(now.Sub(last))
+			last = now
+		}
+	}
 }
 
 // waitPing polls addr with PING until it answers PONG, the process exits,
@@ -181,8 +205,7 @@ func (r *Redis) Kill() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.mini != nil {
-		r.mini.Close()
-		r.mini = nil
+		r.closeMini()
 		return
 	}
 	if r.cmd == nil {
@@ -247,8 +270,7 @@ func (r *Redis) stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.mini != nil {
-		r.mini.Close()
-		r.mini = nil
+		r.closeMini()
 	}
 	if r.cmd != nil {
 		_ = r.cmd.Process.Signal(syscall.SIGCONT)
@@ -257,6 +279,13 @@ func (r *Redis) stop() {
 		r.cmd = nil
 	}
 	_ = os.RemoveAll(filepath.Join(r.dir, "dump.rdb"))
+}
+
+// closeMini stops the fallback server and its clock. r.mu must be held.
+func (r *Redis) closeMini() {
+	close(r.clockDone)
+	r.mini.Close()
+	r.mini = nil
 }
 
 // freePort asks the kernel for a free loopback port.
