@@ -527,9 +527,9 @@ func TestParseConfig(t *testing.T) {
 		if err := run(context.Background(), []string{"--help"}, envOf(nil), &out, io.Discard); err != nil {
 			t.Fatalf("run --help = %v, want nil", err)
 		}
-		for _, s := range settings {
-			if !strings.Contains(out.String(), "--"+s.flag) || !strings.Contains(out.String(), s.env) {
-				t.Errorf("--help does not mention --%s and %s:\n%s", s.flag, s.env, out.String())
+		for _, s := range command.Settings {
+			if !strings.Contains(out.String(), "--"+s.Flag) || !strings.Contains(out.String(), s.Env) {
+				t.Errorf("--help does not mention --%s and %s:\n%s", s.Flag, s.Env, out.String())
 			}
 		}
 	})

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"net/url"
-	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/cli"
 )
 
 // config is what the flags and their environment twins decide.
@@ -25,72 +21,50 @@ type config struct {
 	logFormat string
 }
 
-// setting is one flag with its environment twin. The variable, when set,
-// replaces the built-in default; the flag overrides both. A boolean flag
-// may be given bare (--no-lock) or with a value (--no-lock=false).
-type setting struct {
-	flag, env, def, usage string
-	boolean               bool
-}
+// command is bankd's flags and help.
+var command = cli.Command{
+	Name: "bankd",
+	About: `bankd is lockd's demo service: it moves money between accounts stored in
+MongoDB, taking a lockd lock per account and writing with fenced updates.
+With --no-lock it does the same without either, and loses updates.
 
-var settings = []setting{
-	{"addr", "BANKD_ADDR", ":3100", "address to listen on, host:port", false},
-	{"lockd", "BANKD_LOCKD", "http://127.0.0.1:3000", "base URL of lockd", false},
-	{"mongo", "BANKD_MONGO", "mongodb://127.0.0.1:27017", "MongoDB connection URI", false},
-	{"db", "BANKD_DB", "bank", "MongoDB database holding the accounts collection", false},
-	{"no-lock", "BANKD_NO_LOCK", "false", "transfer without locks or fences, to show the lost-update race", true},
-	{"think", "BANKD_THINK", "2ms", "pause between reading balances and writing them, to make races visible", false},
-	{"lock-wait", "BANKD_LOCK_WAIT", "10s", "how long a transfer waits for each account lock before answering 503", false},
-	{"log-format", "BANKD_LOG_FORMAT", "text", "log format: text or json", false},
+Routes:
+  POST /transfer {"from":"acct-1","to":"acct-2","amount":10}
+  POST /seed     {"accounts":10,"balance":1000}
+  GET  /total
+`,
+	Settings: []cli.Setting{
+		{Flag: "addr", Env: "BANKD_ADDR", Default: ":3100", Usage: "address to listen on, host:port"},
+		{Flag: "lockd", Env: "BANKD_LOCKD", Default: "http://127.0.0.1:3000", Usage: "base URL of lockd"},
+		{Flag: "mongo", Env: "BANKD_MONGO", Default: "mongodb://127.0.0.1:27017", Usage: "MongoDB connection URI"},
+		{Flag: "db", Env: "BANKD_DB", Default: "bank", Usage: "MongoDB database holding the accounts collection"},
+		{Flag: "no-lock", Env: "BANKD_NO_LOCK", Default: "false", Usage: "transfer without locks or fences, to show the lost-update race", Bool: true},
+		{Flag: "think", Env: "BANKD_THINK", Default: "2ms", Usage: "pause between reading balances and writing them, to make races visible"},
+		{Flag: "lock-wait", Env: "BANKD_LOCK_WAIT", Default: "10s", Usage: "how long a transfer waits for each account lock before answering 503"},
+		{Flag: "log-format", Env: "BANKD_LOG_FORMAT", Default: "text", Usage: "log format: text or json"},
+	},
 }
 
 // errExit means the flags asked for help and nothing else; it is not a
 // failure.
-var errExit = errors.New("exit")
+var errExit = cli.ErrExit
 
 // usageError is a bad flag or environment value; main exits 2 for it.
-type usageError struct{ err error }
+type usageError = cli.UsageError
 
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usageErrorf(format string, args ...any) error {
-	return &usageError{fmt.Errorf(format, args...)}
-}
+var usageErrorf = cli.Usagef
 
 // parseConfig reads args and env. It prints help to stdout and returns
 // errExit when asked to, and returns a *usageError for bad input (printing
 // the usage to stderr when a flag is unknown or malformed).
 func parseConfig(args []string, env func(string) string, stdout, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("bankd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // usage is printed below, to the right stream
-	values := make(map[string]*string, len(settings))
-	bools := make(map[string]*bool)
-	for _, s := range settings {
-		def := s.def
-		if v := env(s.env); v != "" {
-			def = v
-		}
-		if !s.boolean {
-			values[s.flag] = fs.String(s.flag, def, s.usage)
-			continue
-		}
-		b, err := strconv.ParseBool(def)
-		if err != nil {
-			return config{}, usageErrorf("%s %q: want true or false", s.env, def)
-		}
-		bools[s.flag] = fs.Bool(s.flag, b, s.usage)
+	vals, err := command.Parse(args, env, stdout, stderr)
+	if err != nil {
+		return config{}, err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout)
-			return config{}, errExit
-		}
-		usage(stderr)
-		return config{}, &usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return config{}, usageErrorf("unexpected arguments: %q", fs.Args())
+	values := make(map[string]*string, len(vals))
+	for k, v := range vals {
+		values[k] = &v
 	}
 	cfg := config{
 		addr:      *values["addr"],
@@ -111,7 +85,7 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 	if cfg.db == "" {
 		return config{}, usageErrorf("--db (BANKD_DB) is empty")
 	}
-	cfg.noLock = *bools["no-lock"]
+	cfg.noLock = *values["no-lock"] == "true"
 	think, err := time.ParseDuration(*values["think"])
 	if err != nil || think < 0 || think > time.Minute {
 		return config{}, usageErrorf("--think (BANKD_THINK) %q: want a duration in [0, 1m] like 2ms", *values["think"])
@@ -126,27 +100,4 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		return config{}, usageErrorf("--log-format (BANKD_LOG_FORMAT) %q: want text or json", cfg.logFormat)
 	}
 	return cfg, nil
-}
-
-// usage documents every flag with its environment twin.
-func usage(w io.Writer) {
-	fmt.Fprint(w, `Usage: bankd [flags]
-
-bankd is lockd's demo service: it moves money between accounts stored in
-MongoDB, taking a lockd lock per account and writing with fenced updates.
-With --no-lock it does the same without either, and loses updates.
-
-Routes:
-  POST /transfer {"from":"acct-1","to":"acct-2","amount":10}
-  POST /seed     {"accounts":10,"balance":1000}
-  GET  /total
-
-Flags (each has an environment variable that sets its default):
-`)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, s := range settings {
-		fmt.Fprintf(tw, "  --%s\t%s\t%s (default %s)\n", s.flag, s.env, s.usage, s.def)
-	}
-	fmt.Fprintf(tw, "  --help\t\tprint this help and exit\n")
-	_ = tw.Flush()
 }

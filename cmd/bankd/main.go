@@ -14,15 +14,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/internal/cli"
 )
 
 // Limits of the process.
@@ -44,24 +42,7 @@ const (
 	lockdTimeout = 5 * time.Second
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// A second signal kills the process the default way.
-		<-ctx.Done()
-		stop()
-	}()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bankd: %v\n", err)
-		var ue *usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("bankd", run) }
 
 // run serves until ctx ends, then shuts down gracefully. It returns nil
 // after a clean shutdown or when --help was asked for, a *usageError for
@@ -108,7 +89,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	} else {
 		locks, err = client.New(cfg.lockd, client.WithTimeout(lockdTimeout))
 		if err != nil {
-			return &usageError{fmt.Errorf("--lockd (BANKD_LOCKD): %w", err)}
+			return &usageError{Err: fmt.Errorf("--lockd (BANKD_LOCKD): %w", err)}
 		}
 		defer func() { _ = locks.Engine().Close() }() // closes idle connections; cannot fail
 		hctx, cancel := context.WithTimeout(ctx, startTimeout)

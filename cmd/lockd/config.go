@@ -1,15 +1,14 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/lockd/lockd/internal/cli"
 )
 
 // config is what the flags and their environment twins decide.
@@ -26,68 +25,49 @@ type config struct {
 	instance        string
 }
 
-// setting is one flag with its environment twin. The variable, when set,
-// replaces the built-in default; the flag overrides both.
-type setting struct {
-	flag, env, def, usage string
-}
-
-var settings = []setting{
-	{"addr", "LOCKD_ADDR", ":3000", "address to listen on, host:port"},
-	{"redis", "LOCKD_REDIS", "", "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
-	{"node-timeout", "LOCKD_NODE_TIMEOUT", "200ms", "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
-	{"mongo", "LOCKD_MONGO_URI", "", "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
-	{"mongo-db", "LOCKD_MONGO_DB", "lockd", "MongoDB database"},
-	{"journal-retention", "LOCKD_JOURNAL_RETENTION", "168h", "how long journal events are kept (whole seconds)"},
-	{"instance", "LOCKD_INSTANCE", "", "this instance's id in the journal (default hostname-pid)"},
-	{"log-format", "LOCKD_LOG_FORMAT", "text", "log format: text or json"},
-	{"log-level", "LOCKD_LOG_LEVEL", "info", "log level: debug, info, warn or error"},
-	{"shutdown-timeout", "LOCKD_SHUTDOWN_TIMEOUT", "10s", "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
+// command is lockd's flags and help. Its version is filled in by
+// parseConfig, since buildVersion reads the binary's build info.
+var command = cli.Command{
+	Name: "lockd",
+	About: `lockd serves distributed locks over HTTP/JSON. Without --redis it runs in
+dev mode: one process, state in memory, lost on exit.
+`,
+	Settings: []cli.Setting{
+		{Flag: "addr", Env: "LOCKD_ADDR", Default: ":3000", Usage: "address to listen on, host:port"},
+		{Flag: "redis", Env: "LOCKD_REDIS", Usage: "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
+		{Flag: "node-timeout", Env: "LOCKD_NODE_TIMEOUT", Default: "200ms", Usage: "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
+		{Flag: "mongo", Env: "LOCKD_MONGO_URI", Usage: "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
+		{Flag: "mongo-db", Env: "LOCKD_MONGO_DB", Default: "lockd", Usage: "MongoDB database"},
+		{Flag: "journal-retention", Env: "LOCKD_JOURNAL_RETENTION", Default: "168h", Usage: "how long journal events are kept (whole seconds)"},
+		{Flag: "instance", Env: "LOCKD_INSTANCE", Usage: "this instance's id in the journal (default hostname-pid)"},
+		{Flag: "log-format", Env: "LOCKD_LOG_FORMAT", Default: "text", Usage: "log format: text or json"},
+		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
+		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
+	},
 }
 
 // errExit means the flags asked for output (--help, --version) and
 // nothing else; it is not a failure.
-var errExit = errors.New("exit")
+var errExit = cli.ErrExit
 
 // usageError is a bad flag or environment value; main exits 2 for it.
-type usageError struct{ err error }
+type usageError = cli.UsageError
 
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usageErrorf(format string, args ...any) error {
-	return &usageError{fmt.Errorf(format, args...)}
-}
+var usageErrorf = cli.Usagef
 
 // parseConfig reads args and env. It prints help or the version to stdout
 // and returns errExit when asked to, and returns a *usageError for bad
 // input (printing the usage to stderr when a flag is unknown or malformed).
 func parseConfig(args []string, env func(string) string, stdout, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("lockd", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // usage is printed below, to the right stream
-	values := make(map[string]*string, len(settings))
-	for _, s := range settings {
-		def := s.def
-		if v := env(s.env); v != "" {
-			def = v
-		}
-		values[s.flag] = fs.String(s.flag, def, s.usage)
+	cmd := command
+	cmd.Version = buildVersion()
+	vals, err := cmd.Parse(args, env, stdout, stderr)
+	if err != nil {
+		return config{}, err
 	}
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout)
-			return config{}, errExit
-		}
-		usage(stderr)
-		return config{}, &usageError{err}
-	}
-	if *showVersion {
-		fmt.Fprintf(stdout, "lockd %s\n", buildVersion())
-		return config{}, errExit
-	}
-	if fs.NArg() > 0 {
-		return config{}, usageErrorf("unexpected arguments: %q", fs.Args())
+	values := make(map[string]*string, len(vals))
+	for k, v := range vals {
+		values[k] = &v
 	}
 	cfg := config{addr: *values["addr"], logFormat: *values["log-format"]}
 	if cfg.addr == "" {
@@ -138,26 +118,4 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		cfg.instance = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	return cfg, nil
-}
-
-// usage documents every flag with its environment twin.
-func usage(w io.Writer) {
-	fmt.Fprint(w, `Usage: lockd [flags]
-
-lockd serves distributed locks over HTTP/JSON. Without --redis it runs in
-dev mode: one process, state in memory, lost on exit.
-
-Flags (each has an environment variable that sets its default):
-`)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, s := range settings {
-		def := s.def
-		if def == "" {
-			def = "none"
-		}
-		fmt.Fprintf(tw, "  --%s\t%s\t%s (default %s)\n", s.flag, s.env, s.usage, def)
-	}
-	fmt.Fprintf(tw, "  --version\t\tprint the version and exit\n")
-	fmt.Fprintf(tw, "  --help\t\tprint this help and exit\n")
-	_ = tw.Flush()
 }

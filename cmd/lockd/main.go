@@ -11,13 +11,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -36,24 +34,7 @@ const (
 
 const devModeWarning = "dev mode: not highly available, state is lost on exit"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// A second signal kills the process the default way.
-		<-ctx.Done()
-		stop()
-	}()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "lockd: %v\n", err)
-		var ue *usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("lockd", run) }
 
 // run serves until ctx ends, then shuts down gracefully: it stops
 // accepting, lets in-flight requests finish within the shutdown timeout

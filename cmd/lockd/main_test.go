@@ -207,9 +207,9 @@ func TestHelp(t *testing.T) {
 					t.Errorf("help does not mention %s:\n%s", want, help)
 				}
 			}
-			for _, s := range settings {
-				if !strings.Contains(help, s.env) {
-					t.Errorf("help does not mention %s", s.env)
+			for _, s := range command.Settings {
+				if !strings.Contains(help, s.Env) || !strings.Contains(help, "--"+s.Flag) {
+					t.Errorf("help does not mention --%s and %s", s.Flag, s.Env)
 				}
 			}
 			if stderr.Len() != 0 {

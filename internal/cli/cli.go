@@ -1,0 +1,154 @@
+// Package cli is the command-line plumbing lockd's commands share: flags
+// with environment twins, help that documents both, usage errors with their
+// own exit code, and a main that turns SIGINT and SIGTERM into a cancelled
+// context.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+)
+
+// ErrExit means the flags asked for output (--help, --version) and
+// nothing else; it is not a failure.
+var ErrExit = errors.New("exit")
+
+// UsageError is a bad flag or environment value; Main exits 2 for it.
+type UsageError struct{ Err error }
+
+// Error returns the cause's message.
+func (e *UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a *UsageError with a formatted message.
+func Usagef(format string, args ...any) error {
+	return &UsageError{fmt.Errorf(format, args...)}
+}
+
+// Setting is one flag with its environment twin. The variable, when set,
+// replaces the built-in default; the flag overrides both. A Bool flag may
+// be given bare (--no-lock) or with a value (--no-lock=false).
+type Setting struct {
+	Flag, Env, Default, Usage string
+	Bool                      bool
+}
+
+// Command describes a command's flags and help.
+type Command struct {
+	// Name is the command's name, as in "Usage: <name> [flags]".
+	Name string
+	// About is the help text between the usage line and the flags.
+	About string
+	// Settings are the command's flags.
+	Settings []Setting
+	// Version, when not empty, adds --version, which prints it.
+	Version string
+}
+
+// Parse reads args and env and returns every setting's value by flag name
+// (Bool settings as "true" or "false"). It prints the help to stdout and
+// returns ErrExit for --help (and the version for --version), and returns a
+// *UsageError for an unknown or malformed flag (printing the help to
+// stderr), a Bool environment value that is not a boolean, or stray
+// arguments.
+func (c *Command) Parse(args []string, env func(string) string, stdout, stderr io.Writer) (map[string]string, error) {
+	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // help is printed below, to the right stream
+	strs := make(map[string]*string, len(c.Settings))
+	bools := make(map[string]*bool)
+	for _, s := range c.Settings {
+		def := s.Default
+		if v := env(s.Env); v != "" {
+			def = v
+		}
+		if !s.Bool {
+			strs[s.Flag] = fs.String(s.Flag, def, s.Usage)
+			continue
+		}
+		b, err := strconv.ParseBool(def)
+		if err != nil {
+			return nil, Usagef("%s %q: want true or false", s.Env, def)
+		}
+		bools[s.Flag] = fs.Bool(s.Flag, b, s.Usage)
+	}
+	var showVersion *bool
+	if c.Version != "" {
+		showVersion = fs.Bool("version", false, "print the version and exit")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.Help(stdout)
+			return nil, ErrExit
+		}
+		c.Help(stderr)
+		return nil, &UsageError{err}
+	}
+	if showVersion != nil && *showVersion {
+		fmt.Fprintf(stdout, "%s %s\n", c.Name, c.Version)
+		return nil, ErrExit
+	}
+	if fs.NArg() > 0 {
+		return nil, Usagef("unexpected arguments: %q", fs.Args())
+	}
+	out := make(map[string]string, len(c.Settings))
+	for name, v := range strs {
+		out[name] = *v
+	}
+	for name, v := range bools {
+		out[name] = strconv.FormatBool(*v)
+	}
+	return out, nil
+}
+
+// Help documents every flag with its environment twin and default.
+func (c *Command) Help(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\nFlags (each has an environment variable that sets its default):\n", c.Name, c.About)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range c.Settings {
+		def := s.Default
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(tw, "  --%s\t%s\t%s (default %s)\n", s.Flag, s.Env, s.Usage, def)
+	}
+	if c.Version != "" {
+		fmt.Fprintf(tw, "  --version\t\tprint the version and exit\n")
+	}
+	fmt.Fprintf(tw, "  --help\t\tprint this help and exit\n")
+	_ = tw.Flush()
+}
+
+// RunFunc is a command's body: it serves until ctx ends.
+type RunFunc func(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error
+
+// Main runs run with the process's arguments, environment and streams, and
+// a context cancelled by the first SIGINT or SIGTERM (a second one kills
+// the process the default way). It exits 2 for a *UsageError, 1 for any
+// other error, and returns normally otherwise.
+func Main(name string, run RunFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
