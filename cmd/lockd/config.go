@@ -39,7 +39,7 @@ dev mode: one process, state in memory, lost on exit.
 		{Flag: "mongo", Env: "LOCKD_MONGO_URI", Usage: "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
 		{Flag: "mongo-db", Env: "LOCKD_MONGO_DB", Default: "lockd", Usage: "MongoDB database"},
 		{Flag: "journal-retention", Env: "LOCKD_JOURNAL_RETENTION", Default: "168h", Usage: "how long journal events are kept (whole seconds)"},
-		{Flag: "instance", Env: "LOCKD_INSTANCE", Usage: "this instance's id in the journal (default hostname-pid)"},
+		{Flag: "instance", Env: "LOCKD_INSTANCE", Usage: "this instance's id in the journal; none means hostname-pid"},
 		{Flag: "log-format", Env: "LOCKD_LOG_FORMAT", Default: "text", Usage: "log format: text or json"},
 		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
