@@ -255,6 +255,15 @@ func ValidateLeaseID(id string) error {
 	return nil
 }
 
+// ValidateLease validates the name and lease value that Extend and Release
+// take; it returns the *ArgumentError of the first that is bad.
+func ValidateLease(name, leaseID string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	return ValidateLeaseID(leaseID)
+}
+
 // NewLeaseID returns a fresh lease value: 128 bits from crypto/rand in hex.
 func NewLeaseID() string {
 	var b [LeaseIDLen / 2]byte

@@ -265,7 +265,7 @@ func (c *entry) lease(name string) lockd.Lease {
 // Extend pushes the lease's expiry to now+ttl. It returns lockd.ErrLost when
 // the lease no longer holds the lock and *lockd.ArgumentError for bad input.
 func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	if err := validate(name, leaseID); err != nil {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Lease{}, err
 	}
 	if err := lockd.ValidateTTL(ttl); err != nil {
@@ -293,7 +293,7 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 // Release deletes the lock if leaseID holds it. It returns lockd.ErrNotHeld
 // otherwise and deletes nothing.
 func (e *Engine) Release(ctx context.Context, name, leaseID string) error {
-	if err := validate(name, leaseID); err != nil {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -365,13 +365,6 @@ func (e *Engine) Close() error {
 		delete(e.released, name)
 	}
 	return nil
-}
-
-func validate(name, leaseID string) error {
-	if err := lockd.ValidateName(name); err != nil {
-		return err
-	}
-	return lockd.ValidateLeaseID(leaseID)
 }
 
 var _ lockd.Engine = (*Engine)(nil)

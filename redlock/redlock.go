@@ -488,9 +488,12 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 // The commit round is skipped only when every granting node already holds
 // the chosen lease and a counter equal to the fence.
 func (e *Engine) choose(parsed []acquireReply, replies []reply, id string, opts lockd.AcquireOptions) (lease string, fence int64, meta []byte, needCommit bool) {
-	same := map[string]int{}
+	var same map[string]int // made only for a re-acquire, off the common path
 	for i, p := range parsed {
 		if replies[i].err == nil && p.status == statusSame {
+			if same == nil {
+				same = map[string]int{}
+			}
 			same[p.lease]++
 		}
 	}
@@ -598,7 +601,7 @@ func (e *Engine) releaseQuietly(name, id string, ttl time.Duration) {
 // in which case the lease may still be valid until its old ExpiresAt;
 // *lockd.ArgumentError for bad input.
 func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	if err := validate(name, leaseID); err != nil {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Lease{}, err
 	}
 	if err := lockd.ValidateTTL(ttl); err != nil {
@@ -640,7 +643,7 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 // none held the lease (already released, expired, or someone else's now);
 // ErrQuorumUnavailable when too few nodes answered to tell.
 func (e *Engine) Release(ctx context.Context, name, leaseID string) error {
-	if err := validate(name, leaseID); err != nil {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return err
 	}
 	replies := e.fanout(ctx, e.cfg.nodeTimeout, releaseScript, []string{e.lockKey(name)}, []string{leaseID})
@@ -743,13 +746,6 @@ func (e *Engine) Close() error {
 		n.close()
 	}
 	return nil
-}
-
-func validate(name, leaseID string) error {
-	if err := lockd.ValidateName(name); err != nil {
-		return err
-	}
-	return lockd.ValidateLeaseID(leaseID)
 }
 
 var _ lockd.Engine = (*Engine)(nil)
