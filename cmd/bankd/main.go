@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.logFormat, stderr)
+	log := cli.NewLogger(cfg.logFormat, slog.LevelInfo, stderr)
 
 	mc, err := mongo.Connect(options.Client().ApplyURI(cfg.mongo).
 		SetTimeout(mongoTimeout).
@@ -105,50 +105,16 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRequests()
 	srv := &http.Server{
 		Handler:           b.handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("mode", mode),
 		slog.String("db", cfg.db), slog.Duration("think", cfg.think))
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", slog.Duration("timeout", shutdownTimeout))
-	shutCtx, cancelShut := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancelShut()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		log.Warn("shutdown timeout passed; cancelling in-flight requests", slog.Any("err", err))
-		cancelRequests()
-		graceCtx, cancelGrace := context.WithTimeout(context.Background(), writeTimeout+time.Second)
-		defer cancelGrace()
-		if err := srv.Shutdown(graceCtx); err != nil {
-			_ = srv.Close()
-		}
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// newLogger builds the process logger: text or JSON lines on w.
-func newLogger(format string, w io.Writer) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	// A cancelled transfer that is already writing finishes its writes,
+	// which writeTimeout bounds.
+	return cli.Serve(ctx, srv, ln, log, shutdownTimeout, writeTimeout+time.Second)
 }

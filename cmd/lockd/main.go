@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	log := cli.NewLogger(cfg.logFormat, cfg.logLevel, stderr)
 	if len(cfg.redis) == 0 {
 		log.Warn(devModeWarning)
 	}
@@ -87,53 +87,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRequests()
 	srv := &http.Server{
 		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()))...),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("mode", mode), slog.String("version", buildVersion()))
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", slog.Duration("timeout", cfg.shutdownTimeout))
-	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		// Long acquire waits are the usual stragglers: end them so their
-		// clients hear "not obtained" rather than a cut connection.
-		log.Warn("shutdown timeout passed; cancelling in-flight requests", slog.Any("err", err))
-		cancelRequests()
-		graceCtx, cancelGrace := context.WithTimeout(context.Background(), cancelGrace)
-		defer cancelGrace()
-		if err := srv.Shutdown(graceCtx); err != nil {
-			_ = srv.Close()
-		}
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// newLogger builds the process logger from the configuration.
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.logLevel}
-	if cfg.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return cli.Serve(ctx, srv, ln, log, cfg.shutdownTimeout, cancelGrace)
 }
 
 // buildVersion is the version set at build time, else the module version
