@@ -12,13 +12,9 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -26,14 +22,16 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/lockd/lockd/internal/redisproc"
 )
 
 // RequireRedisServerEnv names the variable that turns a missing
 // redis-server from a fallback into a failure.
 const RequireRedisServerEnv = "LOCKD_REQUIRE_REDIS_SERVER"
 
-// startTimeout bounds how long a server may take to answer PING.
-const startTimeout = 10 * time.Second
+// startTimeout bounds how long a server may take to start.
+const startTimeout = redisproc.StartTimeout
 
 // Redis is one Redis node for a test: a redis-server process or, where
 // none is installed, a miniredis server. Its methods are safe for
@@ -44,11 +42,10 @@ type Redis struct {
 	dir  string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
+	proc *redisproc.Process
 	mini *miniredis.Miniredis
 	// clockDone stops the goroutine that moves miniredis's clock.
 	clockDone chan struct{}
-	done      chan struct{} // closed when cmd exits
 }
 
 // Real reports whether real redis-server processes are in use.
@@ -113,30 +110,11 @@ func (r *Redis) start() error {
 		go runClock(m, r.clockDone)
 		return nil
 	}
-	var logBuf bytes.Buffer
-	cmd := exec.Command("redis-server",
-		"--port", strconv.Itoa(r.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", r.dir,
-		"--protected-mode", "no",
-		"--daemonize", "no",
-	)
-	cmd.Stdout = &logBuf
-	cmd.Stderr = &logBuf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := redisproc.Start("redis-server", r.dir, r.port)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	if err := waitPing(r.Addr(), done); err != nil {
-		_ = cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("%w; log: %s", err, logBuf.String())
-	}
-	r.cmd, r.done = cmd, done
+	r.proc = p
 	return nil
 }
 
@@ -160,45 +138,6 @@ func runClock(m *miniredis.Miniredis, done <-chan struct{}) {
 	}
 }
 
-// waitPing polls addr with PING until it answers PONG, the process exits,
-// or startTimeout passes.
-func waitPing(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server on %s exited", addr)
-		default:
-		}
-		if Ping(addr, 200*time.Millisecond) == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("redis on %s did not answer PING within %v", addr, startTimeout)
-}
-
-// Ping sends PING to addr over a fresh connection and waits for PONG.
-func Ping(addr string, timeout time.Duration) error {
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING: got %q", line)
-	}
-	return nil
-}
-
 // Kill stops the node at once (SIGKILL for a process); its data is lost.
 func (r *Redis) Kill() {
 	r.t.Helper()
@@ -208,17 +147,13 @@ func (r *Redis) Kill() {
 		r.closeMini()
 		return
 	}
-	if r.cmd == nil {
+	if r.proc == nil {
 		return
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused process must run to die cleanly
-	_ = r.cmd.Process.Kill()
-	select {
-	case <-r.done:
-	case <-time.After(startTimeout):
+	if !r.proc.Kill() {
 		r.t.Errorf("redis %s did not exit after SIGKILL", r.Addr())
 	}
-	r.cmd = nil
+	r.proc = nil
 }
 
 // Restart starts a killed node again on the same address, empty.
@@ -255,13 +190,13 @@ func (r *Redis) signal(sig syscall.Signal) {
 	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cmd == nil {
+	if r.proc == nil {
 		if os.Getenv(RequireRedisServerEnv) == "1" || r.mini == nil {
 			r.t.Fatalf("cannot send %v to redis %s: no process", sig, r.Addr())
 		}
 		r.t.Skipf("miniredis fallback cannot be paused; install redis-server to run this test")
 	}
-	if err := r.cmd.Process.Signal(sig); err != nil {
+	if err := r.proc.Signal(sig); err != nil {
 		r.t.Fatalf("signal %v to redis %s: %v", sig, r.Addr(), err)
 	}
 }
@@ -272,13 +207,10 @@ func (r *Redis) stop() {
 	if r.mini != nil {
 		r.closeMini()
 	}
-	if r.cmd != nil {
-		_ = r.cmd.Process.Signal(syscall.SIGCONT)
-		_ = r.cmd.Process.Kill()
-		<-r.done
-		r.cmd = nil
+	if r.proc != nil {
+		r.proc.Kill()
+		r.proc = nil
 	}
-	_ = os.RemoveAll(filepath.Join(r.dir, "dump.rdb"))
 }
 
 // closeMini stops the fallback server and its clock. r.mu must be held.
@@ -291,10 +223,9 @@ func (r *Redis) closeMini() {
 // freePort asks the kernel for a free loopback port.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := redisproc.FreePort()
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

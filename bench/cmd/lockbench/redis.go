@@ -1,28 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
-	"time"
+
+	"github.com/lockd/lockd/internal/redisproc"
 )
 
-// redisStartTimeout bounds how long a redis-server may take to answer PING.
-const redisStartTimeout = 10 * time.Second
-
-// redisServer is one redis-server process on a loopback port. It is a
-// trimmed copy of internal/testenv's starter, which needs a testing.TB.
+// redisServer is one redis-server process and the directory it runs in.
 type redisServer struct {
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process exits
+	*redisproc.Process
+	dir string
 }
 
 // startRedis starts n redis-server processes from the binary at bin, each
@@ -50,7 +37,7 @@ func startRedis(bin string, n int) ([]*redisServer, error) {
 }
 
 func startOneRedis(bin string) (*redisServer, error) {
-	port, err := freePort()
+	port, err := redisproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -58,38 +45,17 @@ func startOneRedis(bin string) (*redisServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &redisServer{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir}
-	var logBuf bytes.Buffer
-	cmd := exec.Command(bin,
-		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", dir,
-		"--protected-mode", "no",
-		"--daemonize", "no",
-	)
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	// Should the benchmark die without cleaning up, the kernel kills the
-	// servers with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := redisproc.Start(bin, dir, port)
+	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(r.done) }()
-	if err := waitPing(r.addr, r.done); err != nil {
-		r.stop()
-		return nil, fmt.Errorf("%w; log: %s", err, logBuf.String())
-	}
-	return r, nil
+	return &redisServer{Process: p, dir: dir}, nil
 }
 
 // stop kills the process, waits for it and removes its directory.
 func (r *redisServer) stop() {
-	_ = r.cmd.Process.Kill()
-	<-r.done
+	r.Kill()
 	_ = os.RemoveAll(r.dir)
 }
 
@@ -102,58 +68,7 @@ func stopRedis(servers []*redisServer) {
 func redisAddrs(servers []*redisServer) []string {
 	out := make([]string, len(servers))
 	for i, r := range servers {
-		out[i] = r.addr
+		out[i] = r.Addr
 	}
 	return out
-}
-
-// waitPing polls addr with PING until it answers PONG, the process exits
-// or redisStartTimeout passes.
-func waitPing(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(redisStartTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server on %s exited", addr)
-		default:
-		}
-		if ping(addr, 200*time.Millisecond) == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("redis-server on %s did not answer PING within %v", addr, redisStartTimeout)
-}
-
-func ping(addr string, timeout time.Duration) error {
-	var d net.Dialer
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING %s: got %q", addr, line)
-	}
-	return nil
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
