@@ -5,23 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
-
-// errorJSON is the server's error body.
-type errorJSON struct {
-	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field"`
-		Holder  *struct {
-			Owner     string `json:"owner"`
-			ExpiresAt string `json:"expires_at"`
-		} `json:"holder"`
-	} `json:"error"`
-}
 
 // apiError rebuilds the error a non-2xx answer carries, through the domain
 // table (lockd.CodeError): lock_held becomes *lockd.NotObtainedError with
@@ -30,7 +17,7 @@ type errorJSON struct {
 // (an internal error, a proxy's HTML page) wraps lockd.ErrInternal with the
 // status and the server's message.
 func apiError(status int, body []byte, name string) error {
-	var e errorJSON
+	var e wire.ErrorBody
 	if err := json.Unmarshal(body, &e); err != nil || e.Error == nil || e.Error.Code == "" {
 		return fmt.Errorf("client: HTTP %d: %q: %w", status, snippet(body), lockd.ErrInternal)
 	}
@@ -39,12 +26,7 @@ func apiError(status int, body []byte, name string) error {
 	case lockd.CodeLockHeld:
 		noe := &lockd.NotObtainedError{Name: name}
 		if d.Holder != nil {
-			noe.Holder = &lockd.Holder{Owner: d.Holder.Owner}
-			if d.Holder.ExpiresAt != "" {
-				// A malformed time leaves the zero time, which Holder
-				// documents as unknown.
-				noe.Holder.ExpiresAt, _ = time.Parse(time.RFC3339Nano, d.Holder.ExpiresAt)
-			}
+			noe.Holder = &lockd.Holder{Owner: d.Holder.Owner, ExpiresAt: d.Holder.ExpiresAt}
 		}
 		return noe
 	case lockd.CodeInvalidArgument:

@@ -9,62 +9,8 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
-
-// Wire shapes of the v1 lock routes; see package httpapi.
-type acquireJSON struct {
-	Owner    string          `json:"owner"`
-	TTLMs    *int64          `json:"ttl_ms,omitempty"`
-	WaitMs   int64           `json:"wait_ms,omitempty"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-}
-
-type extendJSON struct {
-	Lease string `json:"lease"`
-	TTLMs int64  `json:"ttl_ms"`
-}
-
-type releaseJSON struct {
-	Lease string `json:"lease"`
-}
-
-type releasedJSON struct {
-	Released bool   `json:"released"`
-	Reason   string `json:"reason"`
-}
-
-type leaseJSON struct {
-	Name       string          `json:"name"`
-	Owner      string          `json:"owner"`
-	Lease      string          `json:"lease"`
-	Fence      int64           `json:"fence"`
-	TTLMs      int64           `json:"ttl_ms"`
-	AcquiredAt time.Time       `json:"acquired_at"`
-	ExpiresAt  time.Time       `json:"expires_at"`
-	Metadata   json.RawMessage `json:"metadata"`
-}
-
-type lockJSON struct {
-	Name      string          `json:"name"`
-	Held      bool            `json:"held"`
-	Owner     string          `json:"owner"`
-	Fence     int64           `json:"fence"`
-	ExpiresAt time.Time       `json:"expires_at"`
-	Metadata  json.RawMessage `json:"metadata"`
-}
-
-func (l leaseJSON) lease() lockd.Lease {
-	return lockd.Lease{
-		Name:       l.Name,
-		Owner:      l.Owner,
-		ID:         l.Lease,
-		Fence:      l.Fence,
-		TTL:        time.Duration(l.TTLMs) * time.Millisecond,
-		AcquiredAt: l.AcquiredAt,
-		ExpiresAt:  l.ExpiresAt,
-		Metadata:   l.Metadata,
-	}
-}
 
 // AcquireOption sets an input of Acquire.
 type AcquireOption func(*acquireConfig)
@@ -147,12 +93,12 @@ func (c *Client) acquire(ctx context.Context, name string, o lockd.AcquireOption
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Lease{}, err
 	}
-	in := acquireJSON{Owner: o.Owner, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
+	in := wire.AcquireRequest{Owner: o.Owner, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
 	if o.TTL != 0 {
 		ms := o.TTL.Milliseconds()
 		in.TTLMs = &ms
 	}
-	var out leaseJSON
+	var out wire.Lease
 	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "acquire"), name: name, in: in, out: &out, extra: max(o.Wait, 0)})
 	var noe *lockd.NotObtainedError
 	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && (errors.As(err, &noe) || errors.Is(err, ctxErr)) {
@@ -167,27 +113,28 @@ func (c *Client) acquire(ctx context.Context, name string, o lockd.AcquireOption
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	return out.lease(), nil
+	return out.Domain(), nil
 }
 
 func (c *Client) extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Lease{}, err
 	}
-	var out leaseJSON
-	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: extendJSON{Lease: leaseID, TTLMs: ttl.Milliseconds()}, out: &out})
+	ms := ttl.Milliseconds()
+	var out wire.Lease
+	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: wire.ExtendRequest{Lease: leaseID, TTLMs: &ms}, out: &out})
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	return out.lease(), nil
+	return out.Domain(), nil
 }
 
 func (c *Client) release(ctx context.Context, name, leaseID string) error {
 	if err := lockd.ValidateName(name); err != nil {
 		return err
 	}
-	var out releasedJSON
-	if err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: releaseJSON{Lease: leaseID}, out: &out}); err != nil {
+	var out wire.Released
+	if err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: wire.ReleaseRequest{Lease: leaseID}, out: &out}); err != nil {
 		return err
 	}
 	if !out.Released {
@@ -210,35 +157,17 @@ func (c *Client) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.LockInfo{}, err
 	}
-	var out lockJSON
+	var out wire.Lock
 	if err := c.do(ctx, call{method: http.MethodGet, path: pathFor(name, ""), name: name, out: &out}); err != nil {
 		return lockd.LockInfo{}, err
 	}
-	info := lockd.LockInfo{Name: out.Name, Held: out.Held}
-	if out.Held {
-		info.Owner = out.Owner
-		info.Fence = out.Fence
-		info.ExpiresAt = out.ExpiresAt
-		info.Metadata = out.Metadata
-	}
-	return info, nil
-}
-
-// healthJSON is the body of GET /readyz.
-type healthJSON struct {
-	Ready bool `json:"ready"`
-	Nodes []struct {
-		Addr      string `json:"addr"`
-		OK        bool   `json:"ok"`
-		LatencyMs int64  `json:"latency_ms"`
-		Error     string `json:"error"`
-	} `json:"nodes"`
+	return out.Domain(), nil
 }
 
 // health asks GET /readyz. A 503 still carries the node list; a server
 // that cannot be reached shows as one failed node, the server itself.
 func (c *Client) health(ctx context.Context) lockd.Health {
-	var out healthJSON
+	var out wire.Ready
 	err := c.do(ctx, call{method: http.MethodGet, path: "/readyz", out: &out, accept: http.StatusServiceUnavailable})
 	if err != nil && len(out.Nodes) == 0 {
 		return lockd.Health{Nodes: []lockd.NodeHealth{{Addr: c.base, Error: err.Error()}}}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
 
 // Wire codes the HTTP layer adds to lockd's own: routing failures, which no
@@ -42,37 +43,20 @@ type routeError struct {
 
 func (e *routeError) Error() string { return e.message }
 
-// errorBody is the shape of every v1 error response.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string      `json:"code"`
-	Message string      `json:"message"`
-	Field   string      `json:"field,omitempty"`
-	Holder  *holderJSON `json:"holder,omitempty"`
-}
-
-type holderJSON struct {
-	Owner     string `json:"owner"`
-	ExpiresAt string `json:"expires_at,omitempty"`
-}
-
 // describe turns err into the status and error object a client sees, and
 // logs what the client must not see. Messages are built from domain values
 // only, never from an engine's own text, which may name backend nodes.
-func (s *Server) describe(r *http.Request, err error) (int, errorDetail) {
+func (s *Server) describe(r *http.Request, err error) (int, wire.Error) {
 	var re *routeError
 	if errors.As(err, &re) {
-		return statuses[re.code], errorDetail{Code: re.code, Message: re.message}
+		return statuses[re.code], wire.Error{Code: re.code, Message: re.message}
 	}
 	code := lockd.ErrorCode(err)
 	status, ok := statuses[code]
 	if !ok {
 		code, status = lockd.CodeInternal, http.StatusInternalServerError
 	}
-	d := errorDetail{Code: code, Message: lockd.CodeError(code).Error()}
+	d := wire.Error{Code: code, Message: lockd.CodeError(code).Error()}
 	switch code {
 	case lockd.CodeInvalidArgument:
 		var ae *lockd.ArgumentError
@@ -85,7 +69,7 @@ func (s *Server) describe(r *http.Request, err error) (int, errorDetail) {
 		if errors.As(err, &noe) {
 			d.Message = noe.Error()
 			if noe.Holder != nil {
-				d.Holder = &holderJSON{Owner: noe.Holder.Owner, ExpiresAt: formatTime(noe.Holder.ExpiresAt)}
+				d.Holder = &wire.Holder{Owner: noe.Holder.Owner, ExpiresAt: wire.UTC(noe.Holder.ExpiresAt)}
 			}
 		}
 	case lockd.CodeQuorumUnavailable, lockd.CodeStoreUnavailable:
@@ -105,8 +89,8 @@ func (s *Server) describe(r *http.Request, err error) (int, errorDetail) {
 // writeError sends err as a v1 error response.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, d := s.describe(r, err)
-	// An errorBody always marshals, so writeJSON cannot fail here.
-	_ = writeJSON(w, status, errorBody{Error: d})
+	// An error body always marshals, so writeJSON cannot fail here.
+	_ = writeJSON(w, status, wire.ErrorBody{Error: &d})
 }
 
 func requestAttrs(r *http.Request) slog.Attr {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
 
 // History limits of GET /v1/locks/{name}/history?limit=N.
@@ -16,21 +17,6 @@ const (
 	// MaxHistoryLimit is the largest limit accepted.
 	MaxHistoryLimit = 1000
 )
-
-type eventJSON struct {
-	Kind      string `json:"kind"`
-	Name      string `json:"name"`
-	Owner     string `json:"owner,omitempty"`
-	Fence     int64  `json:"fence,omitempty"`
-	Instance  string `json:"instance,omitempty"`
-	At        string `json:"at"`
-	ExpiresAt string `json:"expires_at,omitempty"`
-	Holder    string `json:"holder,omitempty"`
-}
-
-type historyJSON struct {
-	Events []eventJSON `json:"events"`
-}
 
 // handleHistory serves GET /v1/locks/{name}/history: the lock's journal,
 // newest first. Lease values are left out, as everywhere but in a grant.
@@ -54,18 +40,9 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := historyJSON{Events: make([]eventJSON, 0, len(events))}
+	body := wire.History{Events: make([]wire.Event, 0, len(events))}
 	for _, ev := range events {
-		body.Events = append(body.Events, eventJSON{
-			Kind:      string(ev.Kind),
-			Name:      ev.Name,
-			Owner:     ev.Owner,
-			Fence:     ev.Fence,
-			Instance:  ev.Instance,
-			At:        formatTime(ev.At),
-			ExpiresAt: formatTime(ev.ExpiresAt),
-			Holder:    ev.Holder,
-		})
+		body.Events = append(body.Events, wire.FromEvent(ev))
 	}
 	return writeJSON(w, http.StatusOK, body)
 }

@@ -1,70 +1,12 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
-
-type acquireRequest struct {
-	Owner string `json:"owner"`
-	// TTLMs is a pointer to tell an omitted ttl_ms (the default) from an
-	// explicit 0, which the engine would also read as the default.
-	TTLMs    *int64          `json:"ttl_ms"`
-	WaitMs   int64           `json:"wait_ms"`
-	Metadata json.RawMessage `json:"metadata"`
-}
-
-type extendRequest struct {
-	Lease string `json:"lease"`
-	TTLMs *int64 `json:"ttl_ms"`
-}
-
-type releaseRequest struct {
-	Lease string `json:"lease"`
-}
-
-type leaseJSON struct {
-	Name       string          `json:"name"`
-	Owner      string          `json:"owner"`
-	Lease      string          `json:"lease"`
-	Fence      int64           `json:"fence"`
-	TTLMs      int64           `json:"ttl_ms"`
-	AcquiredAt string          `json:"acquired_at"`
-	ExpiresAt  string          `json:"expires_at"`
-	Metadata   json.RawMessage `json:"metadata,omitempty"`
-}
-
-type releaseJSON struct {
-	Released bool   `json:"released"`
-	Reason   string `json:"reason,omitempty"`
-}
-
-// lockJSON is what GET /v1/locks/{name} shows. It has no lease field on
-// purpose: the lease value proves ownership and goes only to its holder.
-type lockJSON struct {
-	Name      string          `json:"name"`
-	Held      bool            `json:"held"`
-	Owner     string          `json:"owner,omitempty"`
-	Fence     int64           `json:"fence,omitempty"`
-	ExpiresAt string          `json:"expires_at,omitempty"`
-	Metadata  json.RawMessage `json:"metadata,omitempty"`
-}
-
-func toLeaseJSON(l lockd.Lease) leaseJSON {
-	return leaseJSON{
-		Name:       l.Name,
-		Owner:      l.Owner,
-		Lease:      l.ID,
-		Fence:      l.Fence,
-		TTLMs:      l.TTL.Milliseconds(),
-		AcquiredAt: formatTime(l.AcquiredAt),
-		ExpiresAt:  formatTime(l.ExpiresAt),
-		Metadata:   l.Metadata,
-	}
-}
 
 // lockName returns the {name} path value, validated first so that a bad
 // name wins over a bad body.
@@ -89,7 +31,7 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req acquireRequest
+	var req wire.AcquireRequest
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
@@ -105,7 +47,7 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toLeaseJSON(lease))
+	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
 }
 
 // handleExtend serves POST /v1/locks/{name}/extend.
@@ -114,7 +56,7 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req extendRequest
+	var req wire.ExtendRequest
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
@@ -123,7 +65,7 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toLeaseJSON(lease))
+	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
 }
 
 // handleRelease serves POST /v1/locks/{name}/release. A lease that no
@@ -134,18 +76,18 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req releaseRequest
+	var req wire.ReleaseRequest
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
 	err = s.engine.Release(r.Context(), name, req.Lease)
 	switch {
 	case errors.Is(err, lockd.ErrNotHeld):
-		return writeJSON(w, http.StatusOK, releaseJSON{Released: false, Reason: lockd.CodeNotHeld})
+		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})
 	case err != nil:
 		return err
 	}
-	return writeJSON(w, http.StatusOK, releaseJSON{Released: true})
+	return writeJSON(w, http.StatusOK, wire.Released{Released: true})
 }
 
 // handleInspect serves GET /v1/locks/{name}.
@@ -158,12 +100,7 @@ func (s *Server) handleInspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := lockJSON{Name: name, Held: info.Held}
-	if info.Held {
-		body.Owner = info.Owner
-		body.Fence = info.Fence
-		body.ExpiresAt = formatTime(info.ExpiresAt)
-		body.Metadata = info.Metadata
-	}
+	info.Name = name
+	body := wire.FromLockInfo(info)
 	return writeJSON(w, http.StatusOK, body)
 }

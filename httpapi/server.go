@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
 
 // Modes reported by GET /.
@@ -233,32 +234,20 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-type readyJSON struct {
-	Ready bool       `json:"ready"`
-	Nodes []nodeJSON `json:"nodes"`
-}
-
-type nodeJSON struct {
-	Addr      string `json:"addr"`
-	OK        bool   `json:"ok"`
-	LatencyMs int64  `json:"latency_ms"`
-	Error     string `json:"error,omitempty"`
-}
-
 // handleReadyz reports 200 when the engine can grant locks, 503 otherwise,
 // with the state of every node either way.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
 	h := s.engine.Health(ctx)
-	body := readyJSON{Ready: h.Ready, Nodes: make([]nodeJSON, 0, len(h.Nodes))}
+	body := wire.Ready{Ready: h.Ready, Nodes: make([]wire.Node, 0, len(h.Nodes))}
 	for _, n := range h.Nodes {
-		body.Nodes = append(body.Nodes, nodeJSON{Addr: n.Addr, OK: n.OK, LatencyMs: n.Latency.Milliseconds(), Error: n.Error})
+		body.Nodes = append(body.Nodes, wire.Node{Addr: n.Addr, OK: n.OK, LatencyMs: n.Latency.Milliseconds(), Error: n.Error})
 	}
 	for _, c := range s.checks {
 		start := time.Now()
 		err := c.check(ctx)
-		n := nodeJSON{Addr: c.name, OK: err == nil, LatencyMs: time.Since(start).Milliseconds()}
+		n := wire.Node{Addr: c.name, OK: err == nil, LatencyMs: time.Since(start).Milliseconds()}
 		if err != nil {
 			// The check's text may name hosts; the status is enough here.
 			n.Error = lockd.ErrorCode(err)
