@@ -12,6 +12,7 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 func TestRoot(t *testing.T) {
@@ -214,7 +215,7 @@ func TestEngineErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &syncbuf.Buffer{}
 			eng := newFake()
 			eng.extend = func(context.Context, string, string, time.Duration) (lockd.Lease, error) {
 				return lockd.Lease{}, tt.err
@@ -236,7 +237,7 @@ func TestEngineErrors(t *testing.T) {
 }
 
 func TestPanicRecovered(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	eng := newFake()
 	eng.inspect = func(context.Context, string) (lockd.LockInfo, error) { panic("engine bug") }
 	srv := newServer(t, eng, httpapi.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))

@@ -1,10 +1,8 @@
 package mongostore
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/internal/testenv"
 )
 
@@ -28,29 +27,11 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-// logBuffer collects a Store's log for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // newStore opens a Store on m's database, logging into the returned
 // buffer, and closes it when the test ends.
-func newStore(t *testing.T, m *testenv.Mongo, opts ...Option) (*Store, *logBuffer) {
+func newStore(t *testing.T, m *testenv.Mongo, opts ...Option) (*Store, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	opts = append([]Option{
 		WithDatabase(m.Database()),
 		WithLogger(slog.New(slog.NewTextHandler(logs, nil))),

@@ -23,6 +23,7 @@ import (
 
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/internal/testenv"
 	"github.com/lockd/lockd/memlock"
 )
@@ -42,24 +43,6 @@ const (
 // testTimeout bounds each request the tests send and each wait they make.
 const testTimeout = 30 * time.Second
 
-// syncBuffer is a goroutine-safe writer for run's logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // envOf returns an env lookup over m.
 func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -71,7 +54,7 @@ func envOf(m map[string]string) func(string) string {
 func startBankd(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	args = append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	go func() { done <- run(ctx, args, envOf(nil), io.Discard, logs) }()

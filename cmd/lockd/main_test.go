@@ -10,31 +10,13 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/internal/testenv"
 )
-
-// syncBuffer is a goroutine-safe writer for run's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // envOf returns an env lookup over m.
 func envOf(m map[string]string) func(string) string {
@@ -44,7 +26,7 @@ func envOf(m map[string]string) func(string) string {
 // started is a lockd run in the background.
 type started struct {
 	addr   string
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -54,7 +36,7 @@ type started struct {
 func start(t *testing.T, args ...string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &started{logs: &syncbuf.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	go func() { s.done <- run(ctx, args, envOf(nil), io.Discard, s.logs) }()
 	t.Cleanup(func() {
@@ -169,7 +151,7 @@ func TestRunDevMode(t *testing.T) {
 func TestFirstLogLineWarnsOfDevMode(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
