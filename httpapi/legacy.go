@@ -116,6 +116,18 @@ func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"message": msgHealthy, "mode": s.mode, "version": s.version})
 }
 
+// target returns the request's resource (the lock name) and identity (the
+// owner), or the *lockd.ArgumentError of the first that is not a string.
+func (req legacyRequest) target() (resource, identity string, err error) {
+	if resource, err = legacyString("resource", req.Resource); err != nil {
+		return "", "", err
+	}
+	if identity, err = legacyString("identity", req.Identity); err != nil {
+		return "", "", err
+	}
+	return resource, identity, nil
+}
+
 // handleGetLock serves POST /get-lock: acquire resource for identity for
 // duration seconds, without waiting.
 func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
@@ -133,11 +145,7 @@ func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resource, err := legacyString("resource", req.Resource)
-	if err != nil {
-		return err
-	}
-	identity, err := legacyString("identity", req.Identity)
+	resource, identity, err := req.target()
 	if err != nil {
 		return err
 	}
@@ -178,11 +186,7 @@ func (s *Server) handleReleaseLock(w http.ResponseWriter, r *http.Request) error
 	if err := checkID(req.ID); err != nil {
 		return err
 	}
-	resource, err := legacyString("resource", req.Resource)
-	if err != nil {
-		return err
-	}
-	identity, err := legacyString("identity", req.Identity)
+	resource, identity, err := req.target()
 	if err != nil {
 		return err
 	}
