@@ -26,8 +26,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					s.writeError(rec, r, errPanic)
 				}
 			}
-			s.log.DebugContext(r.Context(), "request", requestAttrs(r),
-				slog.Int("status", rec.status), slog.Duration("elapsed", time.Since(start)))
+			// Checked first: building the attributes costs allocations on
+			// every request, and debug is off in production.
+			if s.log.Enabled(r.Context(), slog.LevelDebug) {
+				s.log.DebugContext(r.Context(), "request", requestAttrs(r),
+					slog.Int("status", rec.status), slog.Duration("elapsed", time.Since(start)))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
