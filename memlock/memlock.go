@@ -30,14 +30,8 @@ func WithFenceMinter(m lockd.FenceMinter) Option {
 	return func(e *Engine) { e.minter = m }
 }
 
-// WithClock sets the clock used to judge expiry. The default is time.Now.
-func WithClock(now func() time.Time) Option {
-	return func(e *Engine) { e.now = now }
-}
-
 // Engine is the in-memory engine. It is safe for concurrent use.
 type Engine struct {
-	now    func() time.Time
 	minter lockd.FenceMinter
 
 	mu       sync.Mutex
@@ -65,7 +59,6 @@ type entry struct {
 // New returns an empty engine.
 func New(opts ...Option) *Engine {
 	e := &Engine{
-		now:      time.Now,
 		locks:    make(map[string]*entry),
 		fences:   make(map[string]int64),
 		released: make(map[string]chan struct{}),
@@ -115,7 +108,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		}
 		// Sleep until the lock is released, the holder's lease runs out, or
 		// the wait ends, whichever comes first.
-		if d := holder.ExpiresAt.Sub(e.now()); d < left {
+		if d := holder.ExpiresAt.Sub(time.Now()); d < left {
 			left = max(d, time.Millisecond)
 		}
 		t := time.NewTimer(left)
@@ -149,7 +142,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	if e.ops%sweepEvery == 0 {
 		e.sweep()
 	}
-	now := e.now()
+	now := time.Now()
 	if cur := e.live(name, now); cur != nil {
 		if cur.owner != opts.Owner {
 			wake, ok := e.released[name]
@@ -201,7 +194,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	locked = true
 	close(cur.minted)
 	cur.minted = nil
-	if err == nil && !e.now().Before(cur.expiresAt) {
+	if err == nil && !time.Now().Before(cur.expiresAt) {
 		err = errors.New("memlock: fence minted after the lease ran out")
 	}
 	if err != nil {
@@ -241,7 +234,7 @@ func (e *Engine) drop(name string) {
 }
 
 func (e *Engine) sweep() {
-	now := e.now()
+	now := time.Now()
 	for name, cur := range e.locks {
 		if !now.Before(cur.expiresAt) {
 			e.drop(name)
@@ -279,7 +272,7 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	if e.closed {
 		return lockd.Lease{}, errClosed
 	}
-	now := e.now()
+	now := time.Now()
 	cur := e.live(name, now)
 	if cur == nil || cur.id != leaseID {
 		return lockd.Lease{}, lockd.ErrLost
@@ -304,7 +297,7 @@ func (e *Engine) Release(ctx context.Context, name, leaseID string) error {
 	if e.closed {
 		return errClosed
 	}
-	cur := e.live(name, e.now())
+	cur := e.live(name, time.Now())
 	if cur == nil || cur.id != leaseID {
 		return lockd.ErrNotHeld
 	}
@@ -325,7 +318,7 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 	if e.closed {
 		return lockd.LockInfo{}, errClosed
 	}
-	cur := e.live(name, e.now())
+	cur := e.live(name, time.Now())
 	if cur == nil {
 		return lockd.LockInfo{Name: name}, nil
 	}

@@ -419,6 +419,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"Repeated", []string{"127.0.0.1:1", "127.0.0.1:1"}, nil},
 		{"ZeroTimeout", []string{"127.0.0.1:1"}, []Option{WithNodeTimeout(0)}},
 		{"RetryOrder", []string{"127.0.0.1:1"}, []Option{WithRetryDelay(time.Second, time.Millisecond)}},
+		{"ZeroDialTimeout", []string{"127.0.0.1:1"}, []Option{WithDialTimeout(0)}},
+		{"FlushDelayTooLong", []string{"127.0.0.1:1"}, []Option{WithMaxFlushDelay(2 * time.Millisecond)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -472,6 +474,33 @@ func TestColdStartBurst(t *testing.T) {
 	for range 32 {
 		if err := <-errs; err != nil {
 			t.Errorf("acquire on a fresh engine: %v", err)
+		}
+	}
+}
+
+// TestKeyPrefix runs two engines with different key prefixes on the same
+// nodes: each writes only under its own prefix, so they do not see each
+// other's locks.
+func TestKeyPrefix(t *testing.T) {
+	a, faults, servers := newFaultEngine(t, 3, WithKeyPrefix("tenant-a:"))
+	b, err := New(testenv.Addrs(servers), WithKeyPrefix("tenant-b:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	la, err := a.Acquire(ctx(t), "shared", lockd.AcquireOptions{Owner: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx(t), "shared", lockd.AcquireOptions{Owner: "b"}); err != nil {
+		t.Fatalf("other prefix: got %v, want a grant", err)
+	}
+	if k := a.lockKey("shared"); k != "tenant-a:lock:shared" {
+		t.Errorf("got key %q, want tenant-a:lock:shared", k)
+	}
+	for _, f := range faults {
+		if got := rawLease(t, a, f, "shared"); got != la.ID {
+			t.Errorf("node %s holds %q under tenant-a:, want %s", f.addr(), got, la.ID)
 		}
 	}
 }

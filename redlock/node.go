@@ -80,8 +80,6 @@ func newRedisNode(address string, cfg *config) *redisNode {
 			ForceSingleClient: true,
 			DisableCache:      true,
 			DisableRetry:      true,
-			Username:          cfg.username,
-			Password:          cfg.password,
 			Dialer:            net.Dialer{Timeout: cfg.dialTimeout, KeepAlive: time.Second},
 			ConnWriteTimeout:  cfg.connTimeout,
 			ClientName:        "lockd",

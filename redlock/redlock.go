@@ -43,7 +43,6 @@ type config struct {
 	nodeTimeout        time.Duration
 	retryMin, retryMax time.Duration
 	prefix             string
-	username, password string
 	dialTimeout        time.Duration
 	connTimeout        time.Duration
 	minter             lockd.FenceMinter
@@ -67,12 +66,6 @@ func WithRetryDelay(first, largest time.Duration) Option {
 // WithKeyPrefix sets the prefix of the Redis keys lockd writes. The default
 // is DefaultKeyPrefix.
 func WithKeyPrefix(p string) Option { return func(c *config) { c.prefix = p } }
-
-// WithAuth sets the username (may be empty) and password used on every node.
-// The default is no authentication.
-func WithAuth(username, password string) Option {
-	return func(c *config) { c.username, c.password = username, password }
-}
 
 // WithDialTimeout bounds connecting to a node. The default is
 // DefaultDialTimeout.
