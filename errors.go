@@ -35,6 +35,10 @@ var (
 	// ErrNotConfigured means the feature asked for needs something this
 	// lockd was not started with (history needs a store).
 	ErrNotConfigured = errors.New("lockd: not configured")
+	// ErrUnavailable means this lockd could not serve the request, though
+	// another might: it is shutting down. Nothing was granted; retry
+	// elsewhere.
+	ErrUnavailable = errors.New("lockd: unavailable")
 	// ErrInternal is what the SDK returns for a server error it cannot
 	// map to any other value.
 	ErrInternal = errors.New("lockd: internal error")
@@ -109,6 +113,7 @@ const (
 	CodeQuorumUnavailable = "quorum_unavailable"
 	CodeStoreUnavailable  = "store_unavailable"
 	CodeNotConfigured     = "not_configured"
+	CodeUnavailable       = "unavailable"
 	CodeInternal          = "internal"
 )
 
@@ -122,6 +127,7 @@ var codes = []struct {
 	{CodeQuorumUnavailable, ErrQuorumUnavailable},
 	{CodeStoreUnavailable, ErrStoreUnavailable},
 	{CodeNotConfigured, ErrNotConfigured},
+	{CodeUnavailable, ErrUnavailable},
 	{CodeLockHeld, ErrNotObtained},
 	{CodeLockLost, ErrLost},
 	{CodeNotHeld, ErrNotHeld},

@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-// journalWait bounds how long an engine call may wait for room in the
-// journal's queue.
-const journalWait = time.Second
-
 // journaled records the outcome of every call of an engine in a journal.
 type journaled struct {
 	Engine
@@ -22,7 +18,8 @@ type journaled struct {
 // outcome in j, stamped with instance: acquired or denied, extended or
 // expired, released or lost. Failures that decided nothing (quorum or store
 // unavailable, invalid arguments) are not events. Errors are e's, unchanged.
-// Close closes e, not j.
+// Recording never delays a call: Journal.Record does not block. Close
+// closes e, not j.
 func Journaled(e Engine, j Journal, instance string) Engine {
 	return &journaled{Engine: e, j: j, instance: instance, now: time.Now}
 }
@@ -34,9 +31,7 @@ func (e *journaled) record(ctx context.Context, ev Event) {
 	}
 	// The caller's context may already be done (a client gone away); the
 	// event still happened and must be written.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), journalWait)
-	defer cancel()
-	e.j.Record(ctx, ev)
+	e.j.Record(context.WithoutCancel(ctx), ev)
 }
 
 // Acquire acquires through the engine and records acquired or denied.
@@ -68,16 +63,29 @@ func (e *journaled) Extend(ctx context.Context, name, leaseID string, ttl time.D
 	return l, err
 }
 
-// Release releases through the engine and records released or lost. The
-// engine does not report the owner and fence of what it deleted; the
-// journal fills them in from the lock record.
-func (e *journaled) Release(ctx context.Context, name, leaseID string) error {
-	err := e.Engine.Release(ctx, name, leaseID)
+// Release releases through the engine and records released, with the
+// owner and fence the engine reports, or lost.
+func (e *journaled) Release(ctx context.Context, name, leaseID string) (Released, error) {
+	r, err := e.Engine.Release(ctx, name, leaseID)
+	e.recordRelease(ctx, name, leaseID, r, err)
+	return r, err
+}
+
+// ReleaseByOwner releases through the engine and records released. A lock
+// that was not the owner's is not an event: nothing happened to it.
+func (e *journaled) ReleaseByOwner(ctx context.Context, name, owner string) (Released, error) {
+	r, err := e.Engine.ReleaseByOwner(ctx, name, owner)
+	if err == nil {
+		e.recordRelease(ctx, name, "", r, nil)
+	}
+	return r, err
+}
+
+func (e *journaled) recordRelease(ctx context.Context, name, leaseID string, r Released, err error) {
 	switch {
 	case err == nil:
-		e.record(ctx, Event{Kind: EventReleased, Name: name, LeaseID: leaseID})
+		e.record(ctx, Event{Kind: EventReleased, Name: name, Owner: r.Owner, LeaseID: leaseID, Fence: r.Fence})
 	case errors.Is(err, ErrNotHeld):
 		e.record(ctx, Event{Kind: EventLost, Name: name, LeaseID: leaseID})
 	}
-	return err
 }

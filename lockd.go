@@ -64,12 +64,8 @@ type LockInfo struct {
 	// Held reports whether a quorum agrees that the lock is held. The
 	// fields below are set only when it is.
 	Held bool
-	// Owner is the holder's owner string.
+	// Owner is the holder's owner label. It is public: it proves nothing.
 	Owner string
-	// LeaseID is the holder's lease value. Engines fill it for in-process
-	// callers (the HTTP API uses it to serve the legacy release route); the
-	// HTTP API never shows it.
-	LeaseID string
 	// Fence is the holder's fencing token.
 	Fence int64
 	// ExpiresAt is when the holder's lease runs out unless extended.
@@ -81,11 +77,23 @@ type LockInfo struct {
 // AcquireOptions are the inputs of Engine.Acquire. The zero value of a field
 // takes its default.
 type AcquireOptions struct {
-	// Owner names the holder; required, 1-128 bytes of printable UTF-8.
-	// An acquire by the owner that already holds the lock refreshes the TTL
-	// and returns the same lease, so a retried acquire is safe. Give every
-	// holder its own owner string.
+	// Owner labels the holder; required, 1-128 bytes of printable UTF-8.
+	// It is public (Inspect and every NotObtainedError show it) and proves
+	// nothing: an acquire by the owner that holds the lock, without its
+	// lease, is refused like anyone else's.
 	Owner string
+	// Lease is the caller's own lease value: 32 to 64 lowercase hex digits
+	// (at least 128 bits of randomness; NewLeaseID makes one). An acquire
+	// with the lease that already holds the lock is a retry: it refreshes
+	// the TTL and returns the same grant, with the same fence. When empty,
+	// the engine makes a fresh lease, and the acquire cannot be retried
+	// safely. Keep it secret.
+	Lease string
+	// ReleaseByOwner lets the owner label alone release this lock, through
+	// Engine.ReleaseByOwner. Only the prototype's /get-lock route sets it,
+	// because its clients release by identity; a lock taken without it can
+	// be released only with its lease.
+	ReleaseByOwner bool
 	// TTL is the lease time-to-live, in [MinTTL, MaxTTL]. The default is
 	// DefaultTTL.
 	TTL time.Duration
@@ -118,31 +126,50 @@ type NodeHealth struct {
 	Error string
 }
 
+// Released describes the lease a release deleted.
+type Released struct {
+	// Name is the lock's name.
+	Name string
+	// Owner is the released holder's owner label.
+	Owner string
+	// Fence is the released holder's fencing token.
+	Fence int64
+}
+
 // Engine is a lock backend. Every method takes a context and honours its
 // deadline and cancellation. Implementations are safe for concurrent use.
 //
 // Acquire returns ErrNotObtained (as *NotObtainedError) when someone else
-// holds the lock past the wait, joined with ctx.Err() when the context ended
-// the wait; ErrQuorumUnavailable when too few nodes answered;
-// ErrInvalidArgument (as *ArgumentError) for bad input.
+// holds the lock past the wait; ErrQuorumUnavailable when too few nodes
+// answered; ErrInvalidArgument (as *ArgumentError) for bad input. When the
+// context ends a wait, the last attempt's error is joined with ctx.Err().
 //
-// Extend pushes a held lease's expiry to now+ttl and returns the new lease.
-// It returns ErrLost when the lease no longer holds the lock, and
-// ErrQuorumUnavailable when too few nodes answered to tell (the lease may
-// still be valid until its old ExpiresAt).
+// Extend pushes a held lease's expiry to now+ttl (ttl 0 keeps the lease's
+// current TTL) and returns the new lease. It returns ErrLost when the lease
+// no longer holds the lock, and ErrQuorumUnavailable when too few nodes
+// answered to tell (the lease may still be valid until its old ExpiresAt).
 //
-// Release deletes the lock if, and only if, the lease still holds it. It
-// returns ErrNotHeld when the lease no longer holds it (released, expired,
-// or someone else's now) and deletes nothing; releasing twice is safe.
+// Release deletes the lock if, and only if, the lease still holds it, and
+// says what it deleted. It returns ErrNotHeld when the lease no longer holds
+// it (released, expired, or someone else's now) and deletes nothing;
+// releasing twice is safe. It returns ErrQuorumUnavailable when too few
+// nodes answered to tell whether the lease is gone; retrying is harmless.
 //
-// Inspect reports who holds a lock as seen by a quorum; it returns
-// ErrQuorumUnavailable when too few nodes answered.
+// ReleaseByOwner is Release for a lock acquired with
+// AcquireOptions.ReleaseByOwner, found by its owner label instead of its
+// lease. It returns ErrNotHeld, deleting nothing, when the lock is free,
+// held by another owner, or was acquired without ReleaseByOwner.
 //
-// Health pings the backing nodes. Close releases the engine's connections.
+// Inspect reports who holds a lock as seen by a quorum; it never reports
+// lease values. It returns ErrQuorumUnavailable when too few nodes
+// answered.
+//
+// Health checks the backing nodes. Close releases the engine's connections.
 type Engine interface {
 	Acquire(ctx context.Context, name string, opts AcquireOptions) (Lease, error)
 	Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (Lease, error)
-	Release(ctx context.Context, name, leaseID string) error
+	Release(ctx context.Context, name, leaseID string) (Released, error)
+	ReleaseByOwner(ctx context.Context, name, owner string) (Released, error)
 	Inspect(ctx context.Context, name string) (LockInfo, error)
 	Health(ctx context.Context) Health
 	Close() error
@@ -199,14 +226,29 @@ func ValidateTTL(ttl time.Duration) error {
 	return nil
 }
 
+// ValidateExtendTTL returns an *ArgumentError unless ttl is 0 (keep the
+// lease's current TTL) or in [MinTTL, MaxTTL].
+func ValidateExtendTTL(ttl time.Duration) error {
+	if ttl == 0 {
+		return nil
+	}
+	return ValidateTTL(ttl)
+}
+
 // Prepare fills defaults into opts and validates them with name. Engines
 // call it first thing in Acquire; it returns an *ArgumentError naming the
-// first bad field. The returned metadata is compact JSON.
+// first bad field. The returned metadata is compact JSON, and the returned
+// Lease is the caller's or a fresh one.
 func (o AcquireOptions) Prepare(name string) (AcquireOptions, error) {
 	if err := ValidateName(name); err != nil {
 		return o, err
 	}
 	if err := ValidateOwner(o.Owner); err != nil {
+		return o, err
+	}
+	if o.Lease == "" {
+		o.Lease = NewLeaseID()
+	} else if err := ValidateLeaseID(o.Lease); err != nil {
 		return o, err
 	}
 	if o.TTL == 0 {
@@ -234,26 +276,36 @@ func (o AcquireOptions) Prepare(name string) (AcquireOptions, error) {
 	return o, nil
 }
 
-// LeaseIDLen is the length of a lease value: 128 random bits in hex.
-const LeaseIDLen = 32
+// Lease value lengths.
+const (
+	// LeaseIDLen is the length of the lease values NewLeaseID makes: 128
+	// random bits in hex. It is also the shortest lease accepted.
+	LeaseIDLen = 32
+	// MaxLeaseIDLen is the longest lease value accepted: 256 bits in hex.
+	MaxLeaseIDLen = 64
+)
 
 // ValidateLeaseID returns an *ArgumentError unless id has the shape of a
-// lease value: LeaseIDLen lowercase hex digits.
+// lease value: LeaseIDLen to MaxLeaseIDLen lowercase hex digits.
 func ValidateLeaseID(id string) error {
 	if id == "" {
 		return &ArgumentError{Field: "lease", Reason: "is required"}
 	}
-	if len(id) != LeaseIDLen {
-		return &ArgumentError{Field: "lease", Reason: fmt.Sprintf("must be %d hex digits", LeaseIDLen)}
+	bad := &ArgumentError{Field: "lease", Reason: fmt.Sprintf("must be %d to %d lowercase hex digits (at least 128 random bits)", LeaseIDLen, MaxLeaseIDLen)}
+	if len(id) < LeaseIDLen || len(id) > MaxLeaseIDLen {
+		return bad
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return &ArgumentError{Field: "lease", Reason: fmt.Sprintf("must be %d hex digits", LeaseIDLen)}
+			return bad
 		}
 	}
 	return nil
 }
+
+// IsLeaseID reports whether s has the shape of a lease value.
+func IsLeaseID(s string) bool { return ValidateLeaseID(s) == nil }
 
 // ValidateLease validates the name and lease value that Extend and Release
 // take; it returns the *ArgumentError of the first that is bad.

@@ -2,8 +2,29 @@ package lockd
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"time"
 )
+
+// Limits of Journal.History, shared by the HTTP API and the store.
+const (
+	// DefaultHistoryLimit is how many events History returns when the
+	// caller names no limit.
+	DefaultHistoryLimit = 50
+	// MaxHistoryLimit is the most events one History call returns.
+	MaxHistoryLimit = 1000
+)
+
+// DefaultInstance returns the id a lockd process records in the journal
+// when none is configured: "<hostname>-<pid>".
+func DefaultInstance() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "lockd"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
 
 // FenceMinter mints durable fencing tokens. An engine given one calls it
 // once per new grant, after a quorum agreed and before the grant is
@@ -63,12 +84,13 @@ type Event struct {
 
 // Journal keeps the events of every lock.
 //
-// Record must not hold up the lock path for long: it may queue the event
-// and write it later, waiting for room in its queue until ctx ends. An
-// event it cannot write in the end is never dropped silently: it is counted
-// and logged with its content.
+// Record must never hold up the lock path: it queues the event and returns
+// at once, and writes it later. An event it cannot queue (the queue is
+// full) or cannot write in the end is never dropped silently: it is counted
+// and logged.
 //
-// History returns up to limit events of the lock, newest first.
+// History returns up to limit events of the lock (1 to MaxHistoryLimit),
+// newest first.
 type Journal interface {
 	Record(ctx context.Context, ev Event)
 	History(ctx context.Context, name string, limit int) ([]Event, error)

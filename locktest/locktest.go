@@ -1,7 +1,8 @@
 // Package locktest is the conformance suite every lockd.Engine must pass:
-// acquire, conflict, expiry, extend, release, idempotent release,
-// same-owner re-acquire, wait-then-get, context cancel, fencing order and
-// mutual exclusion under concurrency. Engines call Run from their tests.
+// acquire, conflict, expiry, extend, release, idempotent release, retried
+// acquire with the caller's lease (and no re-acquire by owner label alone),
+// release by owner for locks that allow it, wait-then-get, context cancel,
+// fencing order and mutual exclusion under concurrency. Engines call Run from their tests.
 package locktest
 
 import (
@@ -27,9 +28,6 @@ type Config struct {
 	// Workers and Increments size the mutual-exclusion test. The defaults
 	// are 16 and 500.
 	Workers, Increments int
-	// RemoteInspect is true when Inspect cannot see lease values (the
-	// engine is behind HTTP).
-	RemoteInspect bool
 }
 
 // testTimeout bounds every engine call the suite makes.
@@ -58,7 +56,10 @@ func Run(t *testing.T, cfg Config) {
 		{"ExtendErrLost", s.extendLost},
 		{"Release", s.release},
 		{"ReleaseErrNotHeld", s.releaseIdempotent},
-		{"ReacquireSameOwner", s.reacquire},
+		{"RetrySameLease", s.retrySameLease},
+		{"SameOwnerWithoutLease", s.sameOwnerWithoutLease},
+		{"ReleaseByOwner", s.releaseByOwner},
+		{"ExtendKeepsTTL", s.extendKeepsTTL},
 		{"WaitThenGet", s.waitThenGet},
 		{"WaitEnds", s.waitEnds},
 		{"ContextCancel", s.contextCancel},
@@ -128,7 +129,7 @@ func (s *suite) acquireOK(t *testing.T) {
 	if l.ExpiresAt.After(before.Add(5*time.Second+time.Second)) || l.ExpiresAt.Before(before.Add(4*time.Second)) {
 		t.Errorf("got expires_at %v, want about %v", l.ExpiresAt, before.Add(5*time.Second))
 	}
-	if err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
+	if _, err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
 		t.Errorf("Release: %v", err)
 	}
 }
@@ -223,7 +224,7 @@ func (s *suite) extendLost(t *testing.T) {
 func (s *suite) release(t *testing.T) {
 	name := lockName(t)
 	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
-	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	b := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
@@ -235,14 +236,14 @@ func (s *suite) release(t *testing.T) {
 func (s *suite) releaseIdempotent(t *testing.T) {
 	name := lockName(t)
 	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
-	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if err := s.e.Release(ctxFor(t), name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
 		t.Errorf("second release: got %v, want ErrNotHeld", err)
 	}
 	b := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
-	if err := s.e.Release(ctxFor(t), name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
 		t.Errorf("stale release while b holds: got %v, want ErrNotHeld", err)
 	}
 	info, err := s.e.Inspect(ctxFor(t), name)
@@ -251,24 +252,127 @@ func (s *suite) releaseIdempotent(t *testing.T) {
 	}
 	short := s.mustAcquire(t, lockName(t), lockd.AcquireOptions{Owner: "c", TTL: 100 * time.Millisecond})
 	time.Sleep(300 * time.Millisecond)
-	if err := s.e.Release(ctxFor(t), short.Name, short.ID); !errors.Is(err, lockd.ErrNotHeld) {
+	if _, err := s.e.Release(ctxFor(t), short.Name, short.ID); !errors.Is(err, lockd.ErrNotHeld) {
 		t.Errorf("release after expiry: got %v, want ErrNotHeld", err)
 	}
 }
 
-func (s *suite) reacquire(t *testing.T) {
+// retrySameLease retries an acquire with the caller's own lease: the same
+// grant comes back, with the same fence and a refreshed TTL.
+func (s *suite) retrySameLease(t *testing.T) {
 	name := lockName(t)
-	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 2 * time.Second})
+	id := lockd.NewLeaseID()
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", Lease: id, TTL: 2 * time.Second})
+	if a.ID != id {
+		t.Fatalf("got lease %q, want the caller's %q", a.ID, id)
+	}
 	time.Sleep(50 * time.Millisecond)
-	again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", Lease: id, TTL: 5 * time.Second})
 	if again.ID != a.ID || again.Fence != a.Fence {
 		t.Errorf("got lease %s fence %d, want the same lease %s fence %d", again.ID, again.Fence, a.ID, a.Fence)
 	}
 	if !again.ExpiresAt.After(a.ExpiresAt) {
 		t.Errorf("got expires_at %v, want later than %v", again.ExpiresAt, a.ExpiresAt)
 	}
-	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
-		t.Errorf("release of the re-acquired lease: %v", err)
+	if _, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b", Lease: lockd.NewLeaseID()}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Errorf("another lease while a holds: got %v, want ErrNotObtained", err)
+	}
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		t.Errorf("release of the retried lease: %v", err)
+	}
+}
+
+// sameOwnerWithoutLease is the attack of a caller that knows only the
+// holder's public owner label: it must neither get the lease nor shorten
+// the holder's TTL.
+func (s *suite) sameOwnerWithoutLease(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "svc-a-1", TTL: 30 * time.Second})
+	for _, o := range []lockd.AcquireOptions{
+		{Owner: "svc-a-1", TTL: 100 * time.Millisecond},
+		{Owner: "svc-a-1", TTL: 100 * time.Millisecond, Lease: lockd.NewLeaseID()},
+	} {
+		l, err := s.e.Acquire(ctxFor(t), name, o)
+		var noe *lockd.NotObtainedError
+		if !errors.As(err, &noe) {
+			t.Fatalf("acquire by the holder's owner label without its lease: got %+v, %v; want ErrNotObtained", l, err)
+		}
+		if noe.Holder == nil || noe.Holder.Owner != "svc-a-1" {
+			t.Errorf("got holder %+v, want svc-a-1", noe.Holder)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "mallory"}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("after the attempts, mallory got %v, want ErrNotObtained", err)
+	}
+	info, err := s.e.Inspect(ctxFor(t), name)
+	if err != nil || !info.Held || info.Fence != a.Fence {
+		t.Fatalf("got %+v, %v; want a still holding", info, err)
+	}
+	if d := info.ExpiresAt.Sub(a.ExpiresAt); d < -time.Second {
+		t.Errorf("holder's expiry moved from %v to %v", a.ExpiresAt, info.ExpiresAt)
+	}
+	if _, err := s.e.Extend(ctxFor(t), name, a.ID, 0); err != nil {
+		t.Errorf("the holder's lease stopped working: %v", err)
+	}
+}
+
+// releaseByOwner frees, by owner label, only locks acquired with
+// ReleaseByOwner, and only the owner's.
+func (s *suite) releaseByOwner(t *testing.T) {
+	ctx := ctxFor(t)
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "front-7", TTL: 5 * time.Second, ReleaseByOwner: true})
+	if _, err := s.e.ReleaseByOwner(ctx, name, "front-8"); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("another owner: got %v, want ErrNotHeld", err)
+	}
+	r, err := s.e.ReleaseByOwner(ctx, name, "front-7")
+	if err != nil {
+		t.Fatalf("ReleaseByOwner: %v", err)
+	}
+	if r.Name != name || r.Owner != "front-7" || r.Fence != a.Fence {
+		t.Errorf("got %+v, want %s front-7 fence %d", r, name, a.Fence)
+	}
+	if _, err := s.e.ReleaseByOwner(ctx, name, "front-7"); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("second release: got %v, want ErrNotHeld", err)
+	}
+	if _, err := s.e.Release(ctx, name, a.ID); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("release by lease after: got %v, want ErrNotHeld", err)
+	}
+
+	v1 := lockName(t)
+	b := s.mustAcquire(t, v1, lockd.AcquireOptions{Owner: "front-7", TTL: 5 * time.Second})
+	if _, err := s.e.ReleaseByOwner(ctx, v1, "front-7"); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("lock taken without ReleaseByOwner: got %v, want ErrNotHeld", err)
+	}
+	info, err := s.e.Inspect(ctx, v1)
+	if err != nil || !info.Held || info.Fence != b.Fence {
+		t.Errorf("got %+v, %v; want still held with fence %d", info, err, b.Fence)
+	}
+	if _, err := s.e.ReleaseByOwner(ctx, lockName(t), "front-7"); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("free lock: got %v, want ErrNotHeld", err)
+	}
+}
+
+// extendKeepsTTL extends with ttl 0, which keeps the lease's TTL.
+func (s *suite) extendKeepsTTL(t *testing.T) {
+	name := lockName(t)
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 2 * time.Second})
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	x, err := s.e.Extend(ctxFor(t), name, a.ID, 0)
+	if err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	if x.TTL != 2*time.Second {
+		t.Errorf("got ttl %v, want the lease's 2s", x.TTL)
+	}
+	if want := start.Add(2 * time.Second); x.ExpiresAt.Before(want.Add(-time.Second)) || x.ExpiresAt.After(want.Add(time.Second)) {
+		t.Errorf("got expires_at %v, want about %v", x.ExpiresAt, want)
+	}
+	info, err := s.e.Inspect(ctxFor(t), name)
+	if err != nil || info.ExpiresAt.Before(a.ExpiresAt) {
+		t.Errorf("got %+v, %v; want expiry past %v", info, err, a.ExpiresAt)
 	}
 }
 
@@ -290,7 +394,7 @@ func (s *suite) waitThenGet(t *testing.T) {
 		t.Fatalf("b returned while a held the lock: %+v %v", r.l, r.err)
 	default:
 	}
-	if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
 	select {
@@ -343,7 +447,7 @@ func (s *suite) fencesGrow(t *testing.T) {
 			t.Fatalf("grant %d: got fence %d after %d", i, l.Fence, last)
 		}
 		last = l.Fence
-		if err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
+		if _, err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
 			t.Fatalf("Release: %v", err)
 		}
 	}
@@ -362,9 +466,6 @@ func (s *suite) inspect(t *testing.T) {
 	}
 	if !info.Held || info.Owner != "a" || info.Fence != a.Fence || string(info.Metadata) != `{"job":7}` {
 		t.Errorf("got %+v, want held by a, fence %d, metadata {\"job\":7}", info, a.Fence)
-	}
-	if !s.cfg.RemoteInspect && info.LeaseID != a.ID {
-		t.Errorf("got lease %q, want %q", info.LeaseID, a.ID)
 	}
 	if d := info.ExpiresAt.Sub(a.ExpiresAt); d < -time.Second || d > time.Second {
 		t.Errorf("got expires_at %v, want about %v", info.ExpiresAt, a.ExpiresAt)
@@ -423,12 +524,29 @@ func (s *suite) invalid(t *testing.T) {
 			_, err := s.e.Extend(ctx, ok, "nope", time.Second)
 			return err
 		}},
+		{"ShortLease", "lease", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", Lease: lease[:31]})
+			return err
+		}},
+		{"UppercaseLease", "lease", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", Lease: strings.ToUpper(lease)})
+			return err
+		}},
+		{"LongLease", "lease", func(ctx context.Context) error {
+			_, err := s.e.Acquire(ctx, ok, lockd.AcquireOptions{Owner: "a", Lease: lease + lease + "0"})
+			return err
+		}},
 		{"ExtendBadTTL", "ttl_ms", func(ctx context.Context) error {
-			_, err := s.e.Extend(ctx, ok, lease, 0)
+			_, err := s.e.Extend(ctx, ok, lease, 50*time.Millisecond)
 			return err
 		}},
 		{"ReleaseBadLease", "lease", func(ctx context.Context) error {
-			return s.e.Release(ctx, ok, "")
+			_, err := s.e.Release(ctx, ok, "")
+			return err
+		}},
+		{"ReleaseByOwnerNoOwner", "owner", func(ctx context.Context) error {
+			_, err := s.e.ReleaseByOwner(ctx, ok, "")
+			return err
 		}},
 		{"InspectBadName", "name", func(ctx context.Context) error {
 			_, err := s.e.Inspect(ctx, "..")
@@ -496,7 +614,7 @@ func (s *suite) mutex(t *testing.T) {
 				v := counter
 				runtime.Gosched()
 				counter = v + 1
-				if err := s.e.Release(ctx, name, l.ID); err != nil {
+				if _, err := s.e.Release(ctx, name, l.ID); err != nil {
 					errs <- fmt.Errorf("%s: Release: %w", owner, err)
 					return
 				}

@@ -10,7 +10,7 @@ import (
 )
 
 // RunMinter checks an engine's use of a lockd.FenceMinter: new grants take
-// their fence from it and a re-acquire does not mint; a failing or too slow
+// their fence from it and a retried acquire (same lease) does not mint; a failing or too slow
 // mint fails the acquire closed (ErrStoreUnavailable) and leaves the lock
 // free. newEngine must build the engine over m.
 func RunMinter(t *testing.T, newEngine func(t *testing.T, m lockd.FenceMinter) lockd.Engine) {
@@ -27,7 +27,7 @@ func RunMinter(t *testing.T, newEngine func(t *testing.T, m lockd.FenceMinter) l
 		if a.Fence < 1000 || last.ID != a.ID || last.Owner != "a" || last.Name != name {
 			t.Fatalf("got fence %d, minted for %+v; want >= 1000 minted for this lease", a.Fence, last)
 		}
-		again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+		again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", Lease: a.ID, TTL: 5 * time.Second})
 		if n, _ := m.Calls(); n != calls || again.Fence != a.Fence {
 			t.Errorf("re-acquire: got fence %d after %d mints, want %d with no new mint", again.Fence, n-calls, a.Fence)
 		}
@@ -39,7 +39,7 @@ func RunMinter(t *testing.T, newEngine func(t *testing.T, m lockd.FenceMinter) l
 		if err != nil || x.Fence != a.Fence {
 			t.Errorf("Extend: got %+v, %v; want fence %d", x, err, a.Fence)
 		}
-		if err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		if _, err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
 			t.Fatal(err)
 		}
 		b := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})

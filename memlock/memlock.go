@@ -1,6 +1,6 @@
 // Package memlock is an in-memory lockd.Engine with the same semantics as
-// the Redlock engine: same-owner re-acquire, strictly growing fences,
-// idempotent release, waiting with wake-up on release. It backs lockd's dev
+// the Redlock engine: idempotent acquire with the caller's lease, strictly
+// growing fences, idempotent release, waiting with wake-up on release. It backs lockd's dev
 // mode and tests. State lives in one process and is lost when it exits.
 package memlock
 
@@ -34,9 +34,12 @@ func WithFenceMinter(m lockd.FenceMinter) Option {
 type Engine struct {
 	minter lockd.FenceMinter
 
-	mu       sync.Mutex
-	locks    map[string]*entry
-	fences   map[string]int64 // per-lock counter; never shrinks, so fences never repeat
+	mu    sync.Mutex
+	locks map[string]*entry
+	// fence is one counter for every lock: fences grow strictly per lock
+	// because they grow strictly overall, and a name leaves nothing behind
+	// once its lock is gone.
+	fence    int64
 	released map[string]chan struct{}
 	ops      int
 	closed   bool
@@ -50,6 +53,8 @@ type entry struct {
 	acquiredAt time.Time
 	expiresAt  time.Time
 	metadata   []byte
+	// byOwner lets the owner label release the lock (ReleaseByOwner).
+	byOwner bool
 	// minted is closed once the entry's fence is minted; nil when the
 	// fence is known. A pending entry holds the lock but is not yet
 	// returned to anyone.
@@ -60,7 +65,6 @@ type entry struct {
 func New(opts ...Option) *Engine {
 	e := &Engine{
 		locks:    make(map[string]*entry),
-		fences:   make(map[string]int64),
 		released: make(map[string]chan struct{}),
 	}
 	for _, o := range opts {
@@ -71,8 +75,10 @@ func New(opts ...Option) *Engine {
 
 var errClosed = errors.New("memlock: engine closed")
 
-// Acquire grants the lock to opts.Owner, waiting up to opts.Wait while
-// someone else holds it. It returns *lockd.NotObtainedError (ErrNotObtained)
+// Acquire grants the lock to opts.Owner under opts.Lease (a fresh lease
+// when empty), waiting up to opts.Wait while someone else holds it. An
+// acquire with the lease that holds the lock refreshes its TTL and returns
+// the same grant. It returns *lockd.NotObtainedError (ErrNotObtained)
 // when the wait ends first, joined with ctx.Err() when the context ended it,
 // and *lockd.ArgumentError for bad input.
 func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
@@ -125,7 +131,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 
 // tryAcquire makes one attempt. When someone else holds the lock it returns
 // the holder and a channel closed on the next release of that lock; when the
-// same owner's grant is still minting its fence, no holder and a channel
+// same lease's grant is still minting its fence, no holder and a channel
 // closed when the mint ends.
 func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
 	e.mu.Lock()
@@ -144,7 +150,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	}
 	now := time.Now()
 	if cur := e.live(name, now); cur != nil {
-		if cur.owner != opts.Owner {
+		if cur.id != opts.Lease {
 			wake, ok := e.released[name]
 			if !ok {
 				wake = make(chan struct{})
@@ -155,8 +161,8 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		if cur.minted != nil {
 			return lockd.Lease{}, nil, cur.minted, nil
 		}
-		// The same owner asks again (a retry after a timeout, say): refresh
-		// and hand back the same lease rather than fail or mint a new one.
+		// The holder asks again with its lease (a retry after a timeout,
+		// say): refresh and hand back the same grant.
 		cur.ttl = opts.TTL
 		cur.acquiredAt = now
 		cur.expiresAt = now.Add(opts.TTL)
@@ -167,16 +173,17 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	}
 	cur := &entry{
 		owner:      opts.Owner,
-		id:         lockd.NewLeaseID(),
+		id:         opts.Lease,
 		ttl:        opts.TTL,
 		acquiredAt: now,
 		expiresAt:  now.Add(opts.TTL),
 		metadata:   opts.Metadata,
+		byOwner:    opts.ReleaseByOwner,
 	}
 	e.locks[name] = cur
 	if e.minter == nil {
-		e.fences[name]++
-		cur.fence = e.fences[name]
+		e.fence++
+		cur.fence = e.fence
 		return cur.lease(name), nil, nil, nil
 	}
 	// Mint outside the engine's mutex, so a slow store holds up only this
@@ -255,13 +262,14 @@ func (c *entry) lease(name string) lockd.Lease {
 	}
 }
 
-// Extend pushes the lease's expiry to now+ttl. It returns lockd.ErrLost when
-// the lease no longer holds the lock and *lockd.ArgumentError for bad input.
+// Extend pushes the lease's expiry to now+ttl; ttl 0 keeps the lease's
+// TTL. It returns lockd.ErrLost when the lease no longer holds the lock and
+// *lockd.ArgumentError for bad input.
 func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Lease{}, err
 	}
-	if err := lockd.ValidateTTL(ttl); err != nil {
+	if err := lockd.ValidateExtendTTL(ttl); err != nil {
 		return lockd.Lease{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -274,8 +282,11 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	}
 	now := time.Now()
 	cur := e.live(name, now)
-	if cur == nil || cur.id != leaseID {
+	if cur == nil || cur.id != leaseID || cur.minted != nil {
 		return lockd.Lease{}, lockd.ErrLost
+	}
+	if ttl == 0 {
+		ttl = cur.ttl
 	}
 	cur.ttl = ttl
 	cur.acquiredAt = now
@@ -283,26 +294,44 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	return cur.lease(name), nil
 }
 
-// Release deletes the lock if leaseID holds it. It returns lockd.ErrNotHeld
-// otherwise and deletes nothing.
-func (e *Engine) Release(ctx context.Context, name, leaseID string) error {
+// Release deletes the lock if leaseID holds it and says what it deleted.
+// It returns lockd.ErrNotHeld otherwise and deletes nothing.
+func (e *Engine) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
-		return err
+		return lockd.Released{}, err
 	}
+	return e.release(ctx, name, func(c *entry) bool { return c.id == leaseID })
+}
+
+// ReleaseByOwner deletes the lock if owner holds it under a grant made with
+// AcquireOptions.ReleaseByOwner. It returns lockd.ErrNotHeld otherwise and
+// deletes nothing.
+func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.Released, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Released{}, err
+	}
+	if err := lockd.ValidateOwner(owner); err != nil {
+		return lockd.Released{}, err
+	}
+	return e.release(ctx, name, func(c *entry) bool { return c.byOwner && c.owner == owner })
+}
+
+// release deletes the live entry of name if mine says it is the caller's.
+func (e *Engine) release(ctx context.Context, name string, mine func(*entry) bool) (lockd.Released, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return lockd.Released{}, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return errClosed
+		return lockd.Released{}, errClosed
 	}
 	cur := e.live(name, time.Now())
-	if cur == nil || cur.id != leaseID {
-		return lockd.ErrNotHeld
+	if cur == nil || cur.minted != nil || !mine(cur) {
+		return lockd.Released{}, lockd.ErrNotHeld
 	}
 	e.drop(name)
-	return nil
+	return lockd.Released{Name: name, Owner: cur.owner, Fence: cur.fence}, nil
 }
 
 // Inspect reports who holds the lock.
@@ -326,7 +355,6 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 		Name:      name,
 		Held:      true,
 		Owner:     cur.owner,
-		LeaseID:   cur.id,
 		Fence:     cur.fence,
 		ExpiresAt: cur.expiresAt,
 		Metadata:  cur.metadata,

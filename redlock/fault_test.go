@@ -110,7 +110,7 @@ func rawLease(t *testing.T, e *Engine, f *faultNode, name string) string {
 func rawCounter(t *testing.T, e *Engine, f *faultNode, name string) int64 {
 	t.Helper()
 	get := &script{name: "get", lua: rueidis.NewLuaScript("return redis.call('GET', KEYS[1]) or '0'")}
-	v, err := f.node.eval(ctx(t), get, []string{e.fenceKey(name)}, nil)
+	v, err := f.node.eval(ctx(t), get, []string{e.fenceKey()}, nil)
 	if err != nil {
 		t.Fatalf("read counter on %s: %v", f.addr(), err)
 	}
@@ -120,7 +120,7 @@ func rawCounter(t *testing.T, e *Engine, f *faultNode, name string) int64 {
 func setCounter(t *testing.T, e *Engine, f *faultNode, name string, v int64) {
 	t.Helper()
 	set := &script{name: "set", lua: rueidis.NewLuaScript("return redis.call('SET', KEYS[1], ARGV[1])")}
-	if _, err := f.node.eval(ctx(t), set, []string{e.fenceKey(name)}, []string{fmt.Sprint(v)}); err != nil {
+	if _, err := f.node.eval(ctx(t), set, []string{e.fenceKey()}, []string{fmt.Sprint(v)}); err != nil {
 		t.Fatalf("set counter on %s: %v", f.addr(), err)
 	}
 }
@@ -193,7 +193,7 @@ func TestFencesSurviveNodeRestarts(t *testing.T) {
 		}
 		last = l.Fence
 		servers[round%3].Restart()
-		if err := e.Release(ctx(t), name, l.ID); err != nil {
+		if _, err := e.Release(ctx(t), name, l.ID); err != nil {
 			t.Fatalf("round %d: Release: %v", round, err)
 		}
 	}
@@ -219,7 +219,7 @@ func TestNodeKilledWhileHeld(t *testing.T) {
 	if _, err := e.Extend(ctx(t), name, a.ID, 10*time.Second); err != nil {
 		t.Fatalf("Extend with a node down: %v", err)
 	}
-	if err := e.Release(ctx(t), name, a.ID); err != nil {
+	if _, err := e.Release(ctx(t), name, a.ID); err != nil {
 		t.Fatalf("Release with a node down: %v", err)
 	}
 	b, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "b"})
@@ -268,7 +268,7 @@ func TestPausedNode(t *testing.T) {
 		if _, err := e.Extend(ctx(t), name, l.ID, 5*time.Second); err != nil {
 			t.Fatalf("round %d: Extend: %v", i, err)
 		}
-		if err := e.Release(ctx(t), name, l.ID); err != nil {
+		if _, err := e.Release(ctx(t), name, l.ID); err != nil {
 			t.Fatalf("round %d: Release: %v", i, err)
 		}
 	}
@@ -293,7 +293,7 @@ func TestCommitRaisesLaggingCounters(t *testing.T) {
 			t.Errorf("node %s counter %d, want 101", f.addr(), c)
 		}
 	}
-	if err := e.Release(ctx(t), name, a.ID); err != nil {
+	if _, err := e.Release(ctx(t), name, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	faults[0].mode.Store(modeDown)
@@ -303,9 +303,10 @@ func TestCommitRaisesLaggingCounters(t *testing.T) {
 	}
 }
 
-// TestRetriedAcquireRebinds has an owner acquire with one node down, then
-// acquire again with it back: the same lease and fence come back, and the
-// returning node is bound to that lease, so one release clears every node.
+// TestRetriedAcquireRebinds acquires with one node down, then retries the
+// acquire with the same lease once it is back: the same lease and fence
+// come back, and the returning node gets that lease, so one release clears
+// every node. The same owner without the lease is refused.
 func TestRetriedAcquireRebinds(t *testing.T) {
 	e, faults, _ := newFaultEngine(t, 3)
 	name := "retry"
@@ -315,7 +316,10 @@ func TestRetriedAcquireRebinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	faults[2].mode.Store(modeOK)
-	again, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "a"})
+	if _, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "a"}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("same owner without the lease: got %v, want ErrNotObtained", err)
+	}
+	again, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "a", Lease: a.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +331,7 @@ func TestRetriedAcquireRebinds(t *testing.T) {
 			t.Errorf("node %s holds %q, want %s", f.addr(), got, a.ID)
 		}
 	}
-	if err := e.Release(ctx(t), name, a.ID); err != nil {
+	if _, err := e.Release(ctx(t), name, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range faults {
@@ -367,7 +371,7 @@ func TestExtendLostWhenQuorumGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range faults[:2] {
-		if _, err := f.node.eval(ctx(t), releaseScript, []string{e.lockKey(name)}, []string{a.ID}); err != nil {
+		if _, err := f.node.eval(ctx(t), releaseScript, []string{e.lockKey(name)}, []string{a.ID, ""}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -382,7 +386,7 @@ func TestExtendLostWhenQuorumGone(t *testing.T) {
 	if _, err := e.Extend(ctx(t), name, a.ID, 10*time.Second); !errors.Is(err, lockd.ErrQuorumUnavailable) {
 		t.Errorf("with two nodes down: got %v, want ErrQuorumUnavailable", err)
 	}
-	if err := e.Release(ctx(t), name, a.ID); !errors.Is(err, lockd.ErrQuorumUnavailable) {
+	if _, err := e.Release(ctx(t), name, a.ID); !errors.Is(err, lockd.ErrQuorumUnavailable) {
 		t.Errorf("release with two nodes down: got %v, want ErrQuorumUnavailable", err)
 	}
 }

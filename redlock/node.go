@@ -35,6 +35,7 @@ var (
 	extendScript  = loadScript("extend")
 	releaseScript = loadScript("release")
 	inspectScript = loadScript("inspect")
+	reseedScript  = loadScript("reseed")
 )
 
 // node is one independent Redis master as the algorithm sees it. eval runs

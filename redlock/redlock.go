@@ -7,6 +7,7 @@ package redlock
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -161,8 +162,12 @@ func newWithNodes(nodes []node, opts ...Option) (*Engine, error) {
 // Quorum returns how many nodes must agree: N/2+1.
 func (e *Engine) Quorum() int { return e.quorum }
 
-func (e *Engine) lockKey(name string) string  { return e.cfg.prefix + "lock:" + name }
-func (e *Engine) fenceKey(name string) string { return e.cfg.prefix + "fence:" + name }
+func (e *Engine) lockKey(name string) string { return e.cfg.prefix + "lock:" + name }
+
+// fenceKey is the node's one fence counter, shared by every lock: fences
+// grow strictly per lock because they grow strictly overall, and a lock
+// name leaves no key behind once it is released or expired.
+func (e *Engine) fenceKey() string { return e.cfg.prefix + "fence" }
 
 // drift is the clock-drift allowance Redlock subtracts from validity.
 func drift(ttl time.Duration) time.Duration { return ttl/100 + 2*time.Millisecond }
@@ -275,27 +280,25 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	id := lockd.NewLeaseID()
 	deadline := time.Now().Add(opts.Wait)
-	var held *lockd.NotObtainedError
 	for attempt := 0; ; attempt++ {
-		lease, err := e.tryAcquire(ctx, name, id, opts)
+		lease, err := e.tryAcquire(ctx, name, opts)
 		if err == nil {
 			return lease, nil
 		}
-		errors.As(err, &held)
 		if ctx.Err() != nil {
-			if held == nil {
-				held = &lockd.NotObtainedError{Name: name}
-			}
-			return lockd.Lease{}, errors.Join(held, ctx.Err())
+			return lockd.Lease{}, errors.Join(err, ctx.Err())
+		}
+		if !errors.Is(err, lockd.ErrNotObtained) && !errors.Is(err, lockd.ErrQuorumUnavailable) {
+			return lockd.Lease{}, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return lockd.Lease{}, err
 		}
 		pause := e.backoff(attempt)
-		if held != nil && held.Holder != nil {
+		var held *lockd.NotObtainedError
+		if errors.As(err, &held) && held.Holder != nil {
 			if d := time.Until(held.Holder.ExpiresAt); d < pause {
 				pause = max(d, time.Millisecond)
 			}
@@ -305,10 +308,9 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			if held == nil {
-				held = &lockd.NotObtainedError{Name: name}
-			}
-			return lockd.Lease{}, errors.Join(held, ctx.Err())
+			// The last attempt's error is the real cause: lock_held, or
+			// too few nodes answering.
+			return lockd.Lease{}, errors.Join(err, ctx.Err())
 		}
 	}
 }
@@ -325,37 +327,39 @@ func (e *Engine) backoff(attempt int) time.Duration {
 
 // Node answers to the acquire script.
 const (
-	statusHeld = 0 // another owner holds the lock
-	statusSame = 1 // the same owner already holds it
+	statusHeld = 0 // another lease holds the lock
+	statusSame = 1 // this lease already holds it (a retry)
 	statusNew  = 2 // it was free and is now ours
 )
 
 type acquireReply struct {
 	status  int64
-	lease   string // ours or the owner's existing lease (statusNew, statusSame)
-	fence   int64  // the existing lease's fence (statusSame)
+	fence   int64  // the fence stored with our lease (statusSame); 0 when none
 	counter int64  // the node's fence counter (after increment for statusNew)
 	owner   string // the other holder (statusHeld)
 	pttl    int64  // the other holder's remaining ms (statusHeld)
-	meta    string // the existing lease's metadata (statusSame)
+	meta    string // our lease's stored metadata (statusSame)
 }
 
 func parseAcquire(v any) (acquireReply, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) < 3 {
+	if !ok || len(a) < 2 {
 		return acquireReply{}, fmt.Errorf("acquire: unexpected reply %v", v)
 	}
 	var r acquireReply
 	r.status = toInt(a[0])
 	switch r.status {
 	case statusNew:
-		r.lease, r.counter = toStr(a[1]), toInt(a[2])
+		r.counter = toInt(a[1])
 	case statusSame:
-		if len(a) < 5 {
+		if len(a) < 4 {
 			return r, fmt.Errorf("acquire: unexpected reply %v", v)
 		}
-		r.lease, r.fence, r.counter, r.meta = toStr(a[1]), toInt(a[2]), toInt(a[3]), toStr(a[4])
+		r.fence, r.counter, r.meta = toInt(a[1]), toInt(a[2]), toStr(a[3])
 	case statusHeld:
+		if len(a) < 3 {
+			return r, fmt.Errorf("acquire: unexpected reply %v", v)
+		}
 		r.owner, r.pttl = toStr(a[1]), toInt(a[2])
 	default:
 		return r, fmt.Errorf("acquire: unexpected status %d", r.status)
@@ -379,17 +383,26 @@ func toStr(v any) string {
 	return s
 }
 
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
+
 // tryAcquire makes one attempt: the acquire round on every node, then, when
-// the granting nodes disagree on the fence or the lease, a commit round.
-func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.AcquireOptions) (lockd.Lease, error) {
+// the granting nodes do not already agree on the fence, a commit round.
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
 	start := time.Now()
-	keys := []string{e.lockKey(name), e.fenceKey(name)}
+	keys := []string{e.lockKey(name), e.fenceKey()}
 	ttlMs := strconv.FormatInt(opts.TTL.Milliseconds(), 10)
 	timeout := e.callTimeout(opts.TTL)
-	replies := e.fanout(ctx, timeout, acquireScript, keys, []string{id, opts.Owner, ttlMs, string(opts.Metadata)})
+	id := opts.Lease
+	replies := e.fanout(ctx, timeout, acquireScript, keys,
+		[]string{id, opts.Owner, ttlMs, string(opts.Metadata), flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil)})
 
 	parsed := make([]acquireReply, len(replies))
-	var yes, held, newCount int
+	yes := 0
 	for i := range replies {
 		if replies[i].err != nil {
 			continue
@@ -400,19 +413,13 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 			continue
 		}
 		parsed[i] = p
-		switch p.status {
-		case statusHeld:
-			held++
-		case statusNew:
-			newCount++
-			yes++
-		case statusSame:
+		if p.status != statusHeld {
 			yes++
 		}
 	}
 	failed := len(replies) - answered(replies)
 	if yes < e.quorum {
-		if newCount > 0 || failed > 0 {
+		if yes > 0 || failed > 0 {
 			e.releaseQuietly(name, id, opts.TTL)
 		}
 		if len(replies)-failed < e.quorum {
@@ -421,15 +428,19 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 		return lockd.Lease{}, &lockd.NotObtainedError{Name: name, Holder: e.holder(parsed, replies, start)}
 	}
 
-	lease, fence, meta, needCommit := e.choose(parsed, replies, id, opts)
+	fence, needCommit := e.choose(parsed, replies)
+	meta := opts.Metadata
+	if meta == nil {
+		meta = storedMeta(parsed, replies)
+	}
 	expires := start.Add(opts.TTL - drift(opts.TTL))
-	if e.cfg.minter != nil && lease == id {
-		// A new grant: its fence comes from the store, within validity, so
-		// fences are minted in the order grants are made.
+	if fence == 0 {
+		// A new grant under a store: its fence comes from the store, within
+		// validity, so fences are minted in the order grants are made.
 		mctx, cancel := context.WithDeadline(ctx, expires)
 		f, err := e.cfg.minter.MintFence(mctx, lockd.Lease{
 			Name: name, Owner: opts.Owner, ID: id, TTL: opts.TTL,
-			AcquiredAt: start, ExpiresAt: expires, Metadata: opts.Metadata,
+			AcquiredAt: start, ExpiresAt: expires, Metadata: meta,
 		})
 		cancel()
 		if err != nil {
@@ -442,7 +453,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 		fence, needCommit = f, true
 	}
 	if needCommit {
-		commits := e.fanoutTo(ctx, timeout, replies, commitScript, keys, []string{lease, opts.Owner, strconv.FormatInt(fence, 10)})
+		commits := e.fanoutTo(ctx, timeout, replies, commitScript, keys, []string{id, strconv.FormatInt(fence, 10)})
 		ok := 0
 		for _, c := range commits {
 			if c.err == nil && toInt(c.v) == 1 {
@@ -463,7 +474,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 	return lockd.Lease{
 		Name:       name,
 		Owner:      opts.Owner,
-		ID:         lease,
+		ID:         id,
 		Fence:      fence,
 		TTL:        opts.TTL,
 		AcquiredAt: start,
@@ -472,65 +483,72 @@ func (e *Engine) tryAcquire(ctx context.Context, name, id string, opts lockd.Acq
 	}, nil
 }
 
-// choose decides the lease and fence of a grant from the nodes that said
-// yes, and whether a commit round must follow.
+// choose decides the fence of a grant from the nodes that said yes, and
+// whether a commit round must follow. A fence of 0 means a store must mint
+// one.
 //
-// When a quorum reports the same existing lease of this owner, the acquire
-// was a retry: that lease and its fence stand. Otherwise the grant gets our
-// new lease and a fence above every counter the granting nodes reported.
-// The commit round is skipped only when every granting node already holds
-// the chosen lease and a counter equal to the fence.
-func (e *Engine) choose(parsed []acquireReply, replies []reply, id string, opts lockd.AcquireOptions) (lease string, fence int64, meta []byte, needCommit bool) {
-	var same map[string]int // made only for a re-acquire, off the common path
-	for i, p := range parsed {
-		if replies[i].err == nil && p.status == statusSame {
-			if same == nil {
-				same = map[string]int{}
-			}
-			same[p.lease]++
+// When a quorum holds our lease with one fence F, a grant of this lease
+// with F was already made (a quorum cannot hold a lease whose fence was
+// never confirmed: a store's grant stores no fence until the commit, and
+// without a store, equal counters on a quorum are a grant): the acquire is
+// a retry, and F stands. Otherwise the grant is new: its fence is above
+// every counter the granting nodes reported, or a store mints it. The
+// commit round is skipped only when every granting node already stores the
+// chosen fence.
+func (e *Engine) choose(parsed []acquireReply, replies []reply) (fence int64, needCommit bool) {
+	stored := func(i int) int64 {
+		if parsed[i].status == statusSame {
+			return parsed[i].fence
 		}
+		if e.cfg.minter != nil {
+			return 0
+		}
+		return parsed[i].counter
 	}
-	for l, n := range same {
-		if n < e.quorum {
+	yes := func(i int) bool { return replies[i].err == nil && parsed[i].status != statusHeld }
+	for i := range parsed {
+		if !yes(i) || parsed[i].status != statusSame || parsed[i].fence <= 0 {
 			continue
 		}
-		yes := 0
-		for i, p := range parsed {
-			if replies[i].err != nil || p.status == statusHeld {
-				continue
-			}
-			yes++
-			if p.status == statusSame && p.lease == l {
-				fence = max(fence, p.fence)
-				if meta == nil && p.meta != "" {
-					meta = []byte(p.meta)
-				}
+		votes := 0
+		for j := range parsed {
+			if yes(j) && parsed[j].status == statusSame && parsed[j].fence == parsed[i].fence {
+				votes++
 			}
 		}
-		if len(opts.Metadata) > 0 {
-			meta = opts.Metadata
+		if votes >= e.quorum {
+			fence = parsed[i].fence
+			break
 		}
-		return l, fence, meta, yes != n
 	}
-	allNew := true
+	if fence == 0 && e.cfg.minter == nil {
+		for i, p := range parsed {
+			switch {
+			case !yes(i):
+			case p.status == statusNew:
+				fence = max(fence, p.counter)
+			default:
+				fence = max(fence, p.counter+1)
+			}
+		}
+	}
+	for i := range parsed {
+		if yes(i) && stored(i) != fence {
+			needCommit = true
+		}
+	}
+	return fence, needCommit || fence == 0
+}
+
+// storedMeta returns the metadata our lease already has on the granting
+// nodes (a retry that gives none keeps it), or nil.
+func storedMeta(parsed []acquireReply, replies []reply) json.RawMessage {
 	for i, p := range parsed {
-		switch {
-		case replies[i].err != nil || p.status == statusHeld:
-		case p.status == statusNew:
-			fence = max(fence, p.counter)
-		default:
-			allNew = false
-			fence = max(fence, p.counter+1)
+		if replies[i].err == nil && p.status == statusSame && p.meta != "" {
+			return json.RawMessage(p.meta)
 		}
 	}
-	if allNew {
-		for i, p := range parsed {
-			if replies[i].err == nil && p.status == statusNew && p.counter != fence {
-				allNew = false
-			}
-		}
-	}
-	return id, fence, opts.Metadata, !allNew
+	return nil
 }
 
 // holder names the other owner from the nodes that refused, with the time
@@ -584,74 +602,164 @@ func collect(replies []reply) []error {
 func (e *Engine) releaseQuietly(name, id string, ttl time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.callTimeout(ttl))
 	defer cancel()
-	e.fanout(ctx, e.callTimeout(ttl), releaseScript, []string{e.lockKey(name)}, []string{id})
+	e.fanout(ctx, e.callTimeout(ttl), releaseScript, []string{e.lockKey(name)}, []string{id, ""})
 }
 
+// Node answers to the extend script.
+const (
+	extendOther = -1 // another lease holds the lock
+	extendFree  = 0  // the lock is free here
+	extendHeld  = 1  // our lease holds it, now extended
+)
+
 // Extend pushes the lease's expiry to now+ttl on a quorum of nodes within
-// validity. It returns lockd.ErrLost when a quorum answered but fewer than a
-// quorum still hold the lease (the lease is then deleted from the nodes that
-// still have it); ErrQuorumUnavailable when too few nodes answered to tell,
-// in which case the lease may still be valid until its old ExpiresAt;
-// *lockd.ArgumentError for bad input.
+// validity; ttl 0 keeps the lease's TTL. When it succeeds, nodes that
+// answered without the lease (restarted empty, say) get it written back,
+// so one more outage does not lose it.
+//
+// It returns lockd.ErrLost when so few nodes hold the lease that even the
+// nodes that did not answer could not make a quorum with them (the lease
+// is then deleted from the nodes that still have it); ErrQuorumUnavailable
+// when it cannot tell, in which case the lease may still be valid until
+// its old ExpiresAt and nothing was deleted; *lockd.ArgumentError for bad
+// input.
 func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Lease{}, err
 	}
-	if err := lockd.ValidateTTL(ttl); err != nil {
+	if err := lockd.ValidateExtendTTL(ttl); err != nil {
 		return lockd.Lease{}, err
 	}
 	start := time.Now()
-	replies := e.fanout(ctx, e.callTimeout(ttl), extendScript, []string{e.lockKey(name)},
+	timeout := e.cfg.nodeTimeout
+	if ttl > 0 {
+		timeout = e.callTimeout(ttl)
+	}
+	replies := e.fanout(ctx, timeout, extendScript, []string{e.lockKey(name)},
 		[]string{leaseID, strconv.FormatInt(ttl.Milliseconds(), 10)})
-	lease := lockd.Lease{Name: name, ID: leaseID, TTL: ttl, AcquiredAt: start}
-	yes := 0
+	lease := lockd.Lease{Name: name, ID: leaseID, AcquiredAt: start}
+	holders, failed := 0, 0
 	for _, r := range replies {
 		a, ok := r.v.([]any)
-		if r.err != nil || !ok || len(a) < 3 {
+		switch {
+		case r.err != nil:
+			failed++
+			continue
+		case !ok || len(a) < 1:
+			failed++
+			continue
+		case toInt(a[0]) != extendHeld || len(a) < 5:
 			continue
 		}
-		yes++
-		lease.Owner = toStr(a[0])
-		lease.Fence = max(lease.Fence, toInt(a[1]))
-		if m := toStr(a[2]); m != "" {
+		holders++
+		lease.Owner = toStr(a[1])
+		lease.Fence = max(lease.Fence, toInt(a[2]))
+		if m := toStr(a[3]); m != "" {
 			lease.Metadata = []byte(m)
 		}
-	}
-	lease.ExpiresAt = start.Add(ttl - drift(ttl))
-	if yes >= e.quorum && time.Now().Before(lease.ExpiresAt) {
-		return lease, nil
-	}
-	if answered(replies) < e.quorum {
-		return lockd.Lease{}, e.quorumError(replies)
-	}
-	if yes > 0 {
-		e.releaseQuietly(name, leaseID, ttl)
-	}
-	return lockd.Lease{}, fmt.Errorf("%w: %d of %d nodes hold the lease, %d needed", lockd.ErrLost, yes, len(e.nodes), e.quorum)
-}
-
-// Release deletes the lock on every node where leaseID still holds it and
-// never touches another owner's lock. It returns nil when it deleted the
-// lease from at least one node; lockd.ErrNotHeld when a quorum answered and
-// none held the lease (already released, expired, or someone else's now);
-// ErrQuorumUnavailable when too few nodes answered to tell.
-func (e *Engine) Release(ctx context.Context, name, leaseID string) error {
-	if err := lockd.ValidateLease(name, leaseID); err != nil {
-		return err
-	}
-	replies := e.fanout(ctx, e.cfg.nodeTimeout, releaseScript, []string{e.lockKey(name)}, []string{leaseID})
-	for _, r := range replies {
-		if r.err == nil && toInt(r.v) == 1 {
-			return nil
+		got := time.Duration(toInt(a[4])) * time.Millisecond
+		if lease.TTL == 0 || got < lease.TTL {
+			lease.TTL = got
 		}
 	}
-	if answered(replies) < e.quorum {
-		return e.quorumError(replies)
+	lease.ExpiresAt = start.Add(lease.TTL - drift(lease.TTL))
+	if holders >= e.quorum && lease.TTL > 0 && time.Now().Before(lease.ExpiresAt) {
+		e.reseed(ctx, name, lease, replies)
+		return lease, nil
 	}
-	return lockd.ErrNotHeld
+	if holders+failed >= e.quorum && holders < e.quorum {
+		return lockd.Lease{}, e.quorumError(replies)
+	}
+	if holders > 0 {
+		e.releaseQuietly(name, leaseID, max(lease.TTL, lockd.MinTTL))
+	}
+	return lockd.Lease{}, fmt.Errorf("%w: %d of %d nodes hold the lease, %d needed", lockd.ErrLost, holders, len(e.nodes), e.quorum)
 }
 
-// Inspect reports the lease a quorum of nodes agrees on. It returns
+// reseed writes a lease that a quorum just confirmed back on the nodes that
+// answered that the lock is free there. It never overwrites another lease.
+func (e *Engine) reseed(ctx context.Context, name string, l lockd.Lease, replies []reply) {
+	var todo []reply
+	for _, r := range replies {
+		a, ok := r.v.([]any)
+		if r.err == nil && ok && len(a) >= 1 && toInt(a[0]) == extendFree {
+			if todo == nil {
+				todo = make([]reply, len(replies))
+				for i := range todo {
+					todo[i].err = errSkipped
+				}
+			}
+		}
+	}
+	if todo == nil {
+		return
+	}
+	for i, r := range replies {
+		if a, ok := r.v.([]any); r.err == nil && ok && len(a) >= 1 && toInt(a[0]) == extendFree {
+			todo[i] = reply{}
+		}
+	}
+	left := time.Until(l.ExpiresAt)
+	if left <= 0 {
+		return
+	}
+	e.fanoutTo(ctx, e.callTimeout(l.TTL), todo, reseedScript, []string{e.lockKey(name), e.fenceKey()}, []string{
+		l.ID, l.Owner, strconv.FormatInt(l.Fence, 10), string(l.Metadata),
+		strconv.FormatInt(l.TTL.Milliseconds(), 10), strconv.FormatInt(max(left.Milliseconds(), 1), 10), "",
+	})
+}
+
+// errSkipped marks a node a round is not sent to.
+var errSkipped = errors.New("redlock: not asked")
+
+// Release deletes the lock on every node where leaseID still holds it and
+// never touches another holder's lock. It returns what it deleted when a
+// quorum answered and none of them still holds the lease (it deleted the
+// lease from at least one); lockd.ErrNotHeld when a quorum answered and
+// none held the lease (already released, expired, or someone else's now);
+// ErrQuorumUnavailable when too few nodes answered to tell, in which case
+// the caller may retry: a retried release is harmless.
+func (e *Engine) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
+		return lockd.Released{}, err
+	}
+	return e.release(ctx, name, leaseID, "")
+}
+
+// ReleaseByOwner is Release for a lock acquired with
+// AcquireOptions.ReleaseByOwner, matched by its owner label. It returns
+// lockd.ErrNotHeld when no quorum-answered node had such a lock of owner.
+func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.Released, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Released{}, err
+	}
+	if err := lockd.ValidateOwner(owner); err != nil {
+		return lockd.Released{}, err
+	}
+	return e.release(ctx, name, "", owner)
+}
+
+func (e *Engine) release(ctx context.Context, name, leaseID, owner string) (lockd.Released, error) {
+	replies := e.fanout(ctx, e.cfg.nodeTimeout, releaseScript, []string{e.lockKey(name)}, []string{leaseID, owner})
+	if answered(replies) < e.quorum {
+		return lockd.Released{}, e.quorumError(replies)
+	}
+	out := lockd.Released{Name: name}
+	deleted := false
+	for _, r := range replies {
+		if a, ok := r.v.([]any); r.err == nil && ok && len(a) >= 2 {
+			deleted = true
+			out.Owner = toStr(a[0])
+			out.Fence = max(out.Fence, toInt(a[1]))
+		}
+	}
+	if !deleted {
+		return lockd.Released{}, lockd.ErrNotHeld
+	}
+	return out, nil
+}
+
+// Inspect reports the holder a quorum of nodes agrees on. It returns
 // ErrQuorumUnavailable when fewer than a quorum answered.
 func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, error) {
 	if err := lockd.ValidateName(name); err != nil {
@@ -682,7 +790,7 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 		v.fence = max(v.fence, toInt(a[2]))
 		v.pttls = append(v.pttls, toInt(a[4]))
 	}
-	for id, v := range views {
+	for _, v := range views {
 		if len(v.pttls) < e.quorum {
 			continue
 		}
@@ -690,7 +798,6 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 			Name:      name,
 			Held:      true,
 			Owner:     v.owner,
-			LeaseID:   id,
 			Fence:     v.fence,
 			ExpiresAt: quorumExpiry(v.pttls, e.quorum, start),
 		}

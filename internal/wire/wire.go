@@ -14,6 +14,9 @@ import (
 // AcquireRequest is the body of POST /v1/locks/{name}/acquire.
 type AcquireRequest struct {
 	Owner string `json:"owner"`
+	// Lease is the caller's own lease value; a retry with it is idempotent.
+	// Empty means the server makes one.
+	Lease string `json:"lease,omitempty"`
 	// TTLMs is a pointer to tell an omitted ttl_ms (the default) from an
 	// explicit 0, which is out of range.
 	TTLMs    *int64          `json:"ttl_ms,omitempty"`
@@ -24,6 +27,7 @@ type AcquireRequest struct {
 // ExtendRequest is the body of POST /v1/locks/{name}/extend.
 type ExtendRequest struct {
 	Lease string `json:"lease"`
+	// TTLMs is nil to keep the lease's current TTL.
 	TTLMs *int64 `json:"ttl_ms,omitempty"`
 }
 
@@ -32,10 +36,13 @@ type ReleaseRequest struct {
 	Lease string `json:"lease"`
 }
 
-// Released answers a release.
+// Released answers a release: when released, the owner and fence of the
+// lease it deleted; when not, the reason.
 type Released struct {
 	Released bool   `json:"released"`
 	Reason   string `json:"reason,omitempty"`
+	Owner    string `json:"owner,omitempty"`
+	Fence    int64  `json:"fence,omitempty"`
 }
 
 // Lease answers an acquire or an extend.
@@ -98,7 +105,7 @@ func FromLockInfo(info lockd.LockInfo) Lock {
 	return l
 }
 
-// Domain returns the lock info l describes; LeaseID stays empty.
+// Domain returns the lock info l describes.
 func (l Lock) Domain() lockd.LockInfo {
 	info := lockd.LockInfo{Name: l.Name, Held: l.Held}
 	if l.Held {

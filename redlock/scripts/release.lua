@@ -1,8 +1,18 @@
--- Release a lease on one node: compare-and-DEL. Another owner's lock is
+-- Release a lock on one node: compare-and-DEL. Another holder's lock is
 -- never touched.
--- KEYS[1] lock hash. ARGV[1] lease.
--- Returns 1 when it deleted the lock, else 0.
-if redis.call('HGET', KEYS[1], 'lease') == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+-- KEYS[1] lock hash. ARGV[1] lease, or '' to match by owner: then ARGV[2]
+-- is the owner, and only a lock acquired with release by owner matches.
+-- Returns {owner, fence} when it deleted the lock, else nil.
+local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner')
+if not v[1] then
+  return false
 end
-return 0
+if ARGV[1] ~= '' then
+  if v[1] ~= ARGV[1] then
+    return false
+  end
+elseif v[2] ~= ARGV[2] or v[4] ~= '1' then
+  return false
+end
+redis.call('DEL', KEYS[1])
+return {v[2] or '', tonumber(v[3]) or 0}
