@@ -22,6 +22,7 @@ func TestErrorCodes(t *testing.T) {
 		{"ErrNotHeld", lockd.ErrNotHeld, lockd.CodeNotHeld},
 		{"ErrQuorumUnavailable", fmt.Errorf("%w: %w", lockd.ErrQuorumUnavailable, &lockd.NodeError{Node: "n", Err: io.EOF}), lockd.CodeQuorumUnavailable},
 		{"ErrInvalidArgument", &lockd.ArgumentError{Field: "owner", Reason: "is required"}, lockd.CodeInvalidArgument},
+		{"ErrUnavailable", fmt.Errorf("shutting down: %w", lockd.ErrUnavailable), "unavailable"},
 		{"Unknown", io.EOF, lockd.CodeInternal},
 	}
 	for _, c := range cases {

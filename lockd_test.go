@@ -51,6 +51,17 @@ func TestPrepare(t *testing.T) {
 			t.Errorf("got ttl %v metadata %s, want %v and compact JSON", got.TTL, got.Metadata, lockd.DefaultTTL)
 		}
 	})
+	t.Run("Lease", func(t *testing.T) {
+		mine := lockd.NewLeaseID()
+		got, err := lockd.AcquireOptions{Owner: "a", Lease: mine}.Prepare("x")
+		if err != nil || got.Lease != mine {
+			t.Errorf("with the caller's lease: got %q, %v; want %q", got.Lease, err, mine)
+		}
+		got, err = lockd.AcquireOptions{Owner: "a"}.Prepare("x")
+		if err != nil || lockd.ValidateLeaseID(got.Lease) != nil {
+			t.Errorf("without a lease: got %q, %v; want a fresh lease", got.Lease, err)
+		}
+	})
 	t.Run("EmptyMetadataObject", func(t *testing.T) {
 		got, err := lockd.AcquireOptions{Owner: "a", Metadata: json.RawMessage(`{}`)}.Prepare("x")
 		if err != nil || got.Metadata != nil {
@@ -68,6 +79,8 @@ func TestPrepare(t *testing.T) {
 		{"MetadataString", lockd.AcquireOptions{Owner: "a", Metadata: json.RawMessage(`"x"`)}, "metadata"},
 		{"MetadataBroken", lockd.AcquireOptions{Owner: "a", Metadata: json.RawMessage(`{"x":`)}, "metadata"},
 		{"TTLNegative", lockd.AcquireOptions{Owner: "a", TTL: -time.Second}, "ttl_ms"},
+		{"LeaseShort", lockd.AcquireOptions{Owner: "a", Lease: "0123456789abcdef"}, "lease"},
+		{"LeaseNotHex", lockd.AcquireOptions{Owner: "a", Lease: strings.Repeat("z", lockd.LeaseIDLen)}, "lease"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -81,13 +94,35 @@ func TestPrepare(t *testing.T) {
 }
 
 func TestValidateLeaseID(t *testing.T) {
-	if err := lockd.ValidateLeaseID(lockd.NewLeaseID()); err != nil {
-		t.Errorf("fresh lease id rejected: %v", err)
+	tests := []struct {
+		name string
+		id   string
+		ok   bool
+	}{
+		{"Fresh", lockd.NewLeaseID(), true},
+		{"Shortest", strings.Repeat("a", lockd.LeaseIDLen), true},
+		{"Between", strings.Repeat("0", lockd.LeaseIDLen+1), true},
+		{"Longest", strings.Repeat("f", lockd.MaxLeaseIDLen), true},
+		{"Empty", "", false},
+		{"TooShort", strings.Repeat("a", lockd.LeaseIDLen-1), false},
+		{"TooLong", strings.Repeat("a", lockd.MaxLeaseIDLen+1), false},
+		{"NotHex", strings.Repeat("g", lockd.LeaseIDLen), false},
+		{"Uppercase", strings.Repeat("A", lockd.LeaseIDLen), false},
 	}
-	for _, id := range []string{"", "abc", strings.Repeat("g", 32), strings.Repeat("A", 32), strings.Repeat("a", 33)} {
-		if lockd.ValidateLeaseID(id) == nil {
-			t.Errorf("ValidateLeaseID(%q) = nil, want an error", id)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := lockd.ValidateLeaseID(tt.id)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ValidateLeaseID(%q): got %v, want ok=%v", tt.id, err, tt.ok)
+			}
+			var ae *lockd.ArgumentError
+			if err != nil && (!errors.As(err, &ae) || ae.Field != "lease") {
+				t.Errorf("ValidateLeaseID(%q): got %#v, want *ArgumentError on field lease", tt.id, err)
+			}
+			if got := lockd.IsLeaseID(tt.id); got != tt.ok {
+				t.Errorf("IsLeaseID(%q): got %v, want %v", tt.id, got, tt.ok)
+			}
+		})
 	}
 	if a, b := lockd.NewLeaseID(), lockd.NewLeaseID(); a == b {
 		t.Errorf("two lease ids are equal: %s", a)
