@@ -28,9 +28,6 @@ const (
 	warnEvery = 10
 )
 
-// MaxHistory is the largest limit History accepts.
-const MaxHistory = 1000
-
 // eventDoc is a lock_events document. The writer gives every event its
 // _id before the first attempt, so a retried insert of an event that was
 // already written fails with a duplicate key instead of writing it twice,
@@ -381,15 +378,15 @@ func (s *Store) abandon(batch []eventDoc) {
 
 // History returns up to limit events of the lock name, newest first (by
 // at, then by _id). It waits at most the op timeout. It returns a
-// *lockd.ArgumentError for a bad name or a limit outside 1..MaxHistory,
-// and an error matching lockd.ErrStoreUnavailable, with the cause, when
-// the read fails.
+// *lockd.ArgumentError for a bad name or a limit outside
+// 1..lockd.MaxHistoryLimit, and an error matching
+// lockd.ErrStoreUnavailable, with the cause, when the read fails.
 func (s *Store) History(ctx context.Context, name string, limit int) ([]lockd.Event, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if limit < 1 || limit > MaxHistory {
-		return nil, &lockd.ArgumentError{Field: "limit", Reason: fmt.Sprintf("must be in [1, %d]", MaxHistory)}
+	if limit < 1 || limit > lockd.MaxHistoryLimit {
+		return nil, &lockd.ArgumentError{Field: "limit", Reason: fmt.Sprintf("must be in [1, %d]", lockd.MaxHistoryLimit)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.opTimeout)
 	defer cancel()

@@ -68,7 +68,7 @@ func TestJournalOutage(t *testing.T) {
 
 	reader, _ := newStore(t, m)
 	t.Run("History/All", func(t *testing.T) {
-		got, err := reader.History(ctxFor(t), "outage", MaxHistory)
+		got, err := reader.History(ctxFor(t), "outage", lockd.MaxHistoryLimit)
 		if err != nil {
 			t.Fatalf("History: %v", err)
 		}
@@ -111,7 +111,7 @@ func TestHistoryArgumentError(t *testing.T) {
 	}{
 		{"LimitZero", "ok", 0, "limit"},
 		{"LimitNegative", "ok", -1, "limit"},
-		{"LimitTooLarge", "ok", MaxHistory + 1, "limit"},
+		{"LimitTooLarge", "ok", lockd.MaxHistoryLimit + 1, "limit"},
 		{"NameEmpty", "", 10, "name"},
 		{"NameBad", "a/b", 10, "name"},
 	}
@@ -124,7 +124,7 @@ func TestHistoryArgumentError(t *testing.T) {
 			}
 		})
 	}
-	for _, limit := range []int{1, MaxHistory} {
+	for _, limit := range []int{1, lockd.MaxHistoryLimit} {
 		t.Run(fmt.Sprintf("Limit%d", limit), func(t *testing.T) {
 			if _, err := s.History(ctxFor(t), "ok", limit); err != nil {
 				t.Errorf("History(limit %d): got %v, want nil", limit, err)

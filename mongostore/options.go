@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"github.com/lockd/lockd"
@@ -68,21 +67,17 @@ func WithQueueSize(n int) Option { return func(c *config) { c.queueSize = n } }
 func WithOpTimeout(d time.Duration) Option { return func(c *config) { c.opTimeout = d } }
 
 // WithInstance sets the id of this lockd process, written into the journal
-// events that carry none. The default is "<hostname>-<pid>".
+// events that carry none. The default is lockd.DefaultInstance().
 func WithInstance(id string) Option { return func(c *config) { c.instance = id } }
 
 func newConfig(opts []Option) (config, error) {
-	host, err := os.Hostname()
-	if err != nil {
-		host = "lockd"
-	}
 	cfg := config{
 		database:  DefaultDatabase,
 		retention: DefaultJournalRetention,
 		log:       slog.Default(),
 		queueSize: DefaultQueueSize,
 		opTimeout: DefaultOpTimeout,
-		instance:  fmt.Sprintf("%s-%d", host, os.Getpid()),
+		instance:  lockd.DefaultInstance(),
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -84,3 +84,14 @@ func TestNew(t *testing.T) {
 		}
 	})
 }
+
+// TestDefaults checks the defaults that are defined once, in lockd.
+func TestDefaults(t *testing.T) {
+	cfg, err := newConfig(nil)
+	if err != nil {
+		t.Fatalf("newConfig: %v", err)
+	}
+	if want := lockd.DefaultInstance(); cfg.instance != want {
+		t.Errorf("got instance %q, want lockd.DefaultInstance() = %q", cfg.instance, want)
+	}
+}
