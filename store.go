@@ -67,10 +67,15 @@ type Event struct {
 	// Name is the lock's name.
 	Name string
 	// Owner is the owner that acted (for EventDenied, the one refused).
+	// It is empty for EventExpired and EventLost: the engine only learns
+	// that the lease is gone, not whose it was; the lease's earlier events
+	// name its owner.
 	Owner string
-	// LeaseID is the lease acted on; empty for EventDenied.
+	// LeaseID is the lease acted on; empty for EventDenied and for an
+	// EventReleased of a release by owner.
 	LeaseID string
-	// Fence is the lease's fence; zero when unknown.
+	// Fence is the lease's fence; zero when unknown (EventDenied,
+	// EventExpired, EventLost).
 	Fence int64
 	// Instance identifies the lockd process that recorded the event.
 	Instance string

@@ -184,10 +184,8 @@ func (s *Store) write(batch []eventDoc) bool {
 	for attempt := 1; ; attempt++ {
 		var err error
 		if !inserted {
-			if err = s.enrich(batch); err == nil {
-				if err = s.insertEvents(batch); err == nil {
-					inserted = true
-				}
+			if err = s.insertEvents(batch); err == nil {
+				inserted = true
 			}
 		}
 		if inserted {
@@ -215,63 +213,6 @@ func (s *Store) write(batch []eventDoc) bool {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
-}
-
-// enrich fills in the owner and fence of events that name a lease but not
-// its holder (releases: the engine does not report what it deleted), from
-// the lease's earlier events in the batch or, failing that, in lock_events.
-// A lease this store never saw stays without them.
-func (s *Store) enrich(batch []eventDoc) error {
-	type holder struct {
-		owner string
-		fence int64
-	}
-	known := map[string]holder{}
-	var missing []string
-	for i := range batch {
-		d := &batch[i]
-		if d.Lease == "" {
-			continue
-		}
-		if d.Owner != "" && d.Fence != 0 {
-			known[d.Lease] = holder{d.Owner, d.Fence}
-			continue
-		}
-		if h, ok := known[d.Lease]; ok {
-			d.Owner, d.Fence = h.owner, h.fence
-			continue
-		}
-		missing = append(missing, d.Lease)
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(s.wctx, s.cfg.opTimeout)
-	defer cancel()
-	filter := bson.D{
-		{Key: "lease", Value: bson.D{{Key: "$in", Value: missing}}},
-		{Key: "kind", Value: bson.D{{Key: "$in", Value: bson.A{string(lockd.EventAcquired), string(lockd.EventExtended)}}}},
-	}
-	cur, err := s.events.Find(ctx, filter)
-	if err != nil {
-		return err
-	}
-	var docs []eventDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return err
-	}
-	for _, d := range docs {
-		if d.Owner != "" && d.Fence != 0 {
-			known[d.Lease] = holder{d.Owner, d.Fence}
-		}
-	}
-	for i := range batch {
-		d := &batch[i]
-		if h, ok := known[d.Lease]; ok && d.Owner == "" {
-			d.Owner, d.Fence = h.owner, h.fence
-		}
-	}
-	return nil
 }
 
 // insertEvents inserts batch once. Events an earlier attempt wrote come
@@ -333,14 +274,21 @@ func (s *Store) updateRecords(batch []eventDoc) error {
 }
 
 // recordUpdate returns the update of the lock record that d calls for, or
-// nil. Every update names the lease, so an old event cannot touch a later
-// holder's record. EventAcquired's record was written by MintFence; its
-// update here only matters for a re-acquire, which does not mint.
+// nil. Every update names the grant, by its lease or, for a release by
+// owner (which knows no lease), by its fence, so an old event cannot touch
+// a later holder's record. EventAcquired's record was written by
+// MintFence; its update here only matters for a re-acquire, which does not
+// mint.
 func recordUpdate(d eventDoc) mongo.WriteModel {
-	if d.Lease == "" {
+	filter := bson.D{{Key: "_id", Value: d.Name}}
+	switch {
+	case d.Lease != "":
+		filter = append(filter, bson.E{Key: "lease", Value: d.Lease})
+	case lockd.EventKind(d.Kind) == lockd.EventReleased && d.Fence != 0:
+		filter = append(filter, bson.E{Key: "fence", Value: d.Fence})
+	default:
 		return nil
 	}
-	filter := bson.D{{Key: "_id", Value: d.Name}, {Key: "lease", Value: d.Lease}}
 	switch lockd.EventKind(d.Kind) {
 	case lockd.EventAcquired, lockd.EventExtended:
 		if d.ExpiresAt.IsZero() {

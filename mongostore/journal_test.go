@@ -278,6 +278,22 @@ func TestLockRecord(t *testing.T) {
 			t.Errorf("got %+v, want bob's record untouched by alice's late event", r)
 		}
 	})
+	// A release by owner knows the fence it deleted, not the lease.
+	t.Run("ReleasedByOwner/OldFence", func(t *testing.T) {
+		s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "rec", Owner: "bob", Fence: fa})
+		flush(t)
+		if r := read(t); r.ReleasedAt != nil || r.Fence != fb {
+			t.Errorf("got %+v, want bob's record (fence %d) untouched by a release of fence %d", r, fb, fa)
+		}
+	})
+	t.Run("ReleasedByOwner", func(t *testing.T) {
+		at := time.Now().Truncate(time.Millisecond)
+		s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "rec", Owner: "bob", Fence: fb, At: at})
+		flush(t)
+		if r := read(t); r.ReleasedAt == nil || !r.ReleasedAt.Equal(at) {
+			t.Errorf("got released_at %v, want %v", r.ReleasedAt, at)
+		}
+	})
 }
 
 func eventsEqual(a, b lockd.Event) bool {
@@ -293,57 +309,52 @@ func firstFence(evs []lockd.Event) int64 {
 	return evs[0].Fence
 }
 
-// TestEnrichRelease records releases the way the engine reports them,
-// without owner or fence, and checks that the journal fills both in from
-// the lease's acquire, whether that was written earlier or sits in the same
-// batch, and leaves a lease it never saw alone.
-func TestEnrichRelease(t *testing.T) {
+// TestEventsAsRecorded: the journal writes events as the engine reported
+// them and reads nothing back. A release carries the owner and fence the
+// engine deleted; a lost or expired event, for which the engine cannot know
+// them, carries the lease only, even when the lease's acquire is in the
+// journal.
+func TestEventsAsRecorded(t *testing.T) {
 	m := testenv.StartMongo(t)
 	s, _ := newStore(t, m)
 	db := rawDB(t, m)
-	early, late, unknown := lockd.NewLeaseID(), lockd.NewLeaseID(), lockd.NewLeaseID()
-	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventAcquired, Name: "enrich", Owner: "early", LeaseID: early, Fence: 7})
+	acquired := lockd.NewLeaseID()
+	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventAcquired, Name: "asis", Owner: "early", LeaseID: acquired, Fence: 7})
 	deadline := time.Now().Add(10 * time.Second)
-	for countEvents(t, db, bson.D{{Key: "lease", Value: early}}) == 0 {
+	for countEvents(t, db, bson.D{{Key: "lease", Value: acquired}}) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("acquire event not written within 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "enrich", LeaseID: early})
-	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventAcquired, Name: "enrich", Owner: "late", LeaseID: late, Fence: 8})
-	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventReleased, Name: "enrich", LeaseID: late})
-	s.Record(ctxFor(t), lockd.Event{Kind: lockd.EventLost, Name: "enrich", LeaseID: unknown})
-	if err := s.Close(ctxFor(t)); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	s2, _ := newStore(t, m)
-	evs, err := s2.History(ctxFor(t), "enrich", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]lockd.Event{}
-	for _, ev := range evs {
-		if ev.Kind != lockd.EventAcquired {
-			got[ev.LeaseID] = ev
-		}
-	}
-	cases := []struct {
-		name, lease, owner string
-		fence              int64
+	tests := []struct {
+		name string
+		ev   lockd.Event
 	}{
-		{"EarlierBatch", early, "early", 7},
-		{"SameBatch", late, "late", 8},
-		{"NeverSeen", unknown, "", 0},
+		{"Released", lockd.Event{Kind: lockd.EventReleased, Name: "asis", Owner: "late", LeaseID: lockd.NewLeaseID(), Fence: 8}},
+		{"ReleasedByOwner", lockd.Event{Kind: lockd.EventReleased, Name: "asis", Owner: "front-7", Fence: 9}},
+		{"Lost", lockd.Event{Kind: lockd.EventLost, Name: "asis", LeaseID: acquired}},
+		{"Expired", lockd.Event{Kind: lockd.EventExpired, Name: "asis", LeaseID: acquired}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ev, ok := got[c.lease]
-			if !ok {
-				t.Fatalf("no release event for the lease in %+v", evs)
-			}
-			if ev.Owner != c.owner || ev.Fence != c.fence {
-				t.Errorf("got owner %q fence %d, want %q %d", ev.Owner, ev.Fence, c.owner, c.fence)
+	base := time.Now().Truncate(time.Millisecond)
+	for i := range tests {
+		tests[i].ev.At = base.Add(time.Duration(i) * time.Millisecond)
+		tests[i].ev.Instance = "test"
+		s.Record(ctxFor(t), tests[i].ev)
+	}
+	closeStore(t, s)
+	reader, _ := newStore(t, m)
+	evs, err := reader.History(ctxFor(t), "asis", 10)
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	if len(evs) != len(tests)+1 {
+		t.Fatalf("got %d events %+v, want %d", len(evs), evs, len(tests)+1)
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := evs[len(tests)-1-i]; !eventsEqual(got, tt.ev) {
+				t.Errorf("got %+v, want %+v", got, tt.ev)
 			}
 		})
 	}
