@@ -36,9 +36,10 @@ const maxResponseBytes = 1 << 20
 // Client talks to one lockd endpoint (or a load balancer in front of
 // several). It is safe for concurrent use.
 //
-// Goroutines that share a Client share its default owner, and an acquire
-// by the owner that holds a lock succeeds with the same lease: give each
-// holder its own owner with the Owner option.
+// Every Acquire is its own holder: it sends a fresh lease value of its own,
+// so goroutines that share a Client exclude each other like any two
+// processes. The owner (WithOwner, Owner) is only a label that Inspect and
+// conflicts show; sharing it is fine.
 type Client struct {
 	base    string
 	hc      *http.Client
@@ -144,39 +145,13 @@ type call struct {
 // reported as an error; an unreadable answer wraps lockd.ErrInternal;
 // failures to talk to the server are wrapped with their cause.
 func (c *Client) do(ctx context.Context, cl call) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
-	defer cancel()
-	var body io.Reader
-	if cl.in != nil {
-		b, err := json.Marshal(cl.in)
-		if err != nil {
-			return fmt.Errorf("client: encoding request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, c.base+cl.path, body)
+	status, b, err := c.send(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
+		return err
 	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return fmt.Errorf("client: %s %s: reading response: %w", cl.method, cl.path, err)
-	}
-	if len(b) > maxResponseBytes {
-		return fmt.Errorf("client: %s %s: response larger than %d bytes: %w", cl.method, cl.path, maxResponseBytes, lockd.ErrInternal)
-	}
-	ok := resp.StatusCode >= 200 && resp.StatusCode <= 299
-	if !ok && resp.StatusCode != cl.accept {
-		return apiError(resp.StatusCode, b, cl.name)
+	ok := status >= 200 && status <= 299
+	if !ok && status != cl.accept {
+		return apiError(status, b, cl.name)
 	}
 	if cl.out != nil {
 		if err := json.Unmarshal(b, cl.out); err != nil {
@@ -184,9 +159,47 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("client: %s %s: HTTP %d", cl.method, cl.path, resp.StatusCode)
+		return fmt.Errorf("client: %s %s: HTTP %d", cl.method, cl.path, status)
 	}
 	return nil
+}
+
+// send makes the request cl describes, within the client's timeout plus
+// cl.extra, and returns the answer's status and body, whatever the status.
+// Failures to talk to the server are wrapped with their cause; a body over
+// maxResponseBytes wraps lockd.ErrInternal.
+func (c *Client) send(ctx context.Context, cl call) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
+	defer cancel()
+	var body io.Reader
+	if cl.in != nil {
+		b, err := json.Marshal(cl.in)
+		if err != nil {
+			return 0, nil, fmt.Errorf("client: encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, c.base+cl.path, body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return 0, nil, fmt.Errorf("client: %s %s: reading response: %w", cl.method, cl.path, err)
+	}
+	if len(b) > maxResponseBytes {
+		return 0, nil, fmt.Errorf("client: %s %s: response larger than %d bytes: %w", cl.method, cl.path, maxResponseBytes, lockd.ErrInternal)
+	}
+	return resp.StatusCode, b, nil
 }
 
 // pathFor builds the path of a lock route. name must be valid: lockd names

@@ -72,7 +72,6 @@ func TestConformance(t *testing.T) {
 			c, _ := serve(t)
 			return c.Engine()
 		},
-		RemoteInspect: true,
 	})
 }
 
@@ -93,7 +92,6 @@ func TestConformanceRedis(t *testing.T) {
 			})
 			return newClient(t, srv.URL).Engine()
 		},
-		RemoteInspect: true,
 	})
 }
 
@@ -152,12 +150,41 @@ func TestErrorsMatchInProcess(t *testing.T) {
 			_, err := e.Extend(ctx, "held", "XYZ", time.Second)
 			return err
 		}},
-		{"ExtendZeroTTL", func(e lockd.Engine) error {
+		{"ExtendKeepTTLErrLost", func(e lockd.Engine) error {
 			_, err := e.Extend(ctx, "held", lease, 0)
 			return err
 		}},
+		{"ExtendShortTTL", func(e lockd.Engine) error {
+			_, err := e.Extend(ctx, "held", lease, 50*time.Millisecond)
+			return err
+		}},
+		{"AcquireShortLease", func(e lockd.Engine) error {
+			_, err := e.Acquire(ctx, "x", lockd.AcquireOptions{Owner: "a", Lease: "0123"})
+			return err
+		}},
+		{"SameOwnerNoLease", func(e lockd.Engine) error {
+			_, err := e.Acquire(ctx, "held", lockd.AcquireOptions{Owner: "a"})
+			return err
+		}},
 		{"ReleaseErrNotHeld", func(e lockd.Engine) error {
-			return e.Release(ctx, "held", lease)
+			_, err := e.Release(ctx, "held", lease)
+			return err
+		}},
+		{"ReleaseByOwnerV1Lock", func(e lockd.Engine) error {
+			_, err := e.ReleaseByOwner(ctx, "held", "a")
+			return err
+		}},
+		{"ReleaseByOwnerFree", func(e lockd.Engine) error {
+			_, err := e.ReleaseByOwner(ctx, "free", "a")
+			return err
+		}},
+		{"ReleaseByOwnerBadOwner", func(e lockd.Engine) error {
+			_, err := e.ReleaseByOwner(ctx, "held", "")
+			return err
+		}},
+		{"ReleaseByOwnerBadName", func(e lockd.Engine) error {
+			_, err := e.ReleaseByOwner(ctx, "a b", "a")
+			return err
 		}},
 		{"InspectBadName", func(e lockd.Engine) error {
 			_, err := e.Inspect(ctx, strings.Repeat("n", 201))
@@ -234,7 +261,7 @@ func TestServerErrors(t *testing.T) {
 		}
 	})
 	t.Run("ReleaseUnknownReason", func(t *testing.T) {
-		err := canned(t, 200, `{"released":false,"reason":"mystery"}`).Engine().Release(ctxFor(t), "x", lockd.NewLeaseID())
+		_, err := canned(t, 200, `{"released":false,"reason":"mystery"}`).Engine().Release(ctxFor(t), "x", lockd.NewLeaseID())
 		if !errors.Is(err, lockd.ErrInternal) || errors.Is(err, lockd.ErrNotHeld) {
 			t.Errorf("got %v, want ErrInternal", err)
 		}
@@ -372,10 +399,19 @@ func TestLease(t *testing.T) {
 			t.Errorf("server says %v (%v), handle says %v", info.ExpiresAt, err, l.ExpiresAt())
 		}
 	})
+	t.Run("ExtendKeepsTTL", func(t *testing.T) {
+		before := time.Now()
+		if err := l.Extend(ctx, 0); err != nil {
+			t.Fatalf("Extend(0): %v", err)
+		}
+		if d := l.ExpiresAt().Sub(before); l.TTL() != time.Minute || d < 50*time.Second {
+			t.Errorf("got ttl %v expiring in %v, want the lease's 1m kept", l.TTL(), d)
+		}
+	})
 	t.Run("ExtendBadTTLLeavesHandle", func(t *testing.T) {
 		exp := l.ExpiresAt()
 		var ae *lockd.ArgumentError
-		if err := l.Extend(ctx, 0); !errors.As(err, &ae) || ae.Field != "ttl_ms" {
+		if err := l.Extend(ctx, 50*time.Millisecond); !errors.As(err, &ae) || ae.Field != "ttl_ms" {
 			t.Errorf("got %v, want *ArgumentError for ttl_ms", err)
 		}
 		if !l.ExpiresAt().Equal(exp) {
@@ -410,9 +446,8 @@ func TestOwners(t *testing.T) {
 	if _, err := c2.Acquire(ctx, "a"); !errors.Is(err, lockd.ErrNotObtained) {
 		t.Errorf("second client's default owner: got %v, want ErrNotObtained", err)
 	}
-	again, err := c1.Acquire(ctx, "a")
-	if err != nil || again.ID() != l1.ID() {
-		t.Errorf("same client again: got %v, %v; want the same lease", again, err)
+	if _, err := c1.Acquire(ctx, "a"); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Errorf("same client, same owner again: got %v, want ErrNotObtained (every Acquire is its own holder)", err)
 	}
 	l3, err := newClient(t, srv.URL, client.WithOwner("fixed")).Acquire(ctx, "b")
 	if err != nil || l3.Owner() != "fixed" {
@@ -469,7 +504,7 @@ func TestInspect(t *testing.T) {
 	info, err := c.Inspect(ctx, "i")
 	want := lockd.LockInfo{Name: "i", Held: true, Owner: "a", Fence: l.Fence(), ExpiresAt: l.ExpiresAt(), Metadata: json.RawMessage(`{"k":"v"}`)}
 	if err != nil || info.Name != want.Name || !info.Held || info.Owner != want.Owner || info.Fence != want.Fence ||
-		!info.ExpiresAt.Equal(want.ExpiresAt) || string(info.Metadata) != string(want.Metadata) || info.LeaseID != "" {
+		!info.ExpiresAt.Equal(want.ExpiresAt) || string(info.Metadata) != string(want.Metadata) {
 		t.Errorf("got %+v, %v; want %+v", info, err, want)
 	}
 	free, err := c.Inspect(ctx, "free")

@@ -10,10 +10,17 @@ import (
 // Engine returns the client as a lockd.Engine, so code written against the
 // interface (the conformance suite, say) runs over HTTP. Its methods return
 // the errors the lockd.Engine documentation lists, plus wrapped transport
-// errors. Unlike Client.Acquire, its Acquire uses opts.Owner as given, with
-// no default. Inspect leaves LockInfo.LeaseID empty: the server never shows
-// lease values. Health reports the server as one failed node when it cannot
-// be reached. Close closes idle connections.
+// errors. Unlike Client.Acquire, its Acquire uses opts.Owner and opts.Lease
+// as given, with no defaults (no lease: the server makes one, and the
+// acquire is not idempotent).
+//
+// An Acquire with opts.ReleaseByOwner goes through the prototype's
+// POST /get-lock, the one route that grants such locks: it cannot wait or
+// carry a lease or metadata (*lockd.ArgumentError, field
+// "release_by_owner", when asked to), its TTL is sent in whole
+// milliseconds, and the lease it returns has no AcquiredAt. ReleaseByOwner
+// goes through POST /release-lock. Health reports the server as one failed
+// node when it cannot be reached. Close closes idle connections.
 func (c *Client) Engine() lockd.Engine { return engine{c} }
 
 type engine struct{ c *Client }
@@ -26,8 +33,12 @@ func (e engine) Extend(ctx context.Context, name, leaseID string, ttl time.Durat
 	return e.c.extend(ctx, name, leaseID, ttl)
 }
 
-func (e engine) Release(ctx context.Context, name, leaseID string) error {
+func (e engine) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
 	return e.c.release(ctx, name, leaseID)
+}
+
+func (e engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.Released, error) {
+	return e.c.releaseByOwner(ctx, name, owner)
 }
 
 func (e engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, error) {

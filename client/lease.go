@@ -27,7 +27,7 @@ type Lease struct {
 // Name returns the lock's name.
 func (l *Lease) Name() string { return l.name }
 
-// Owner returns who holds the lock.
+// Owner returns the holder's label.
 func (l *Lease) Owner() string { return l.owner }
 
 // ID returns the lease value, which proves ownership to Extend and
@@ -63,8 +63,8 @@ func (l *Lease) ExpiresAt() time.Time {
 }
 
 // Extend pushes the lease's expiry to now+ttl, with ttl in
-// [lockd.MinTTL, lockd.MaxTTL] sent in whole milliseconds, and updates the
-// handle.
+// [lockd.MinTTL, lockd.MaxTTL] sent in whole milliseconds (0 keeps the
+// lease's current TTL), and updates the handle.
 //
 // It returns lockd.ErrLost when the lease no longer holds the lock: stop
 // acting on the protected resource. It returns lockd.ErrQuorumUnavailable
@@ -91,5 +91,6 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 // wrapping lockd.ErrInternal, or a wrapped transport error when the server
 // could not release it; the lease then runs out at ExpiresAt.
 func (l *Lease) Release(ctx context.Context) error {
-	return l.c.release(ctx, l.name, l.id)
+	_, err := l.c.release(ctx, l.name, l.id)
+	return err
 }

@@ -20,8 +20,8 @@ type acquireConfig struct {
 	err  error
 }
 
-// Owner sets who holds the lock. The default is the client's owner (see
-// WithOwner).
+// Owner sets the holder's label, which Inspect and conflicts show to
+// anyone. The default is the client's owner (see WithOwner).
 func Owner(owner string) AcquireOption {
 	return func(c *acquireConfig) { c.opts.Owner = owner }
 }
@@ -71,11 +71,15 @@ func Metadata(v any) AcquireOption {
 // lockd.ErrInternal for a server failure; and a wrapped transport error
 // when the server could not be reached.
 //
-// When ctx ends during the request, the server may have granted the lock
-// just before it noticed. Such a grant runs out after its TTL, and an
-// Acquire by the same owner takes it back.
+// Each call sends a fresh lease value (lockd.NewLeaseID) and so is a new
+// holder: an Acquire of a lock that the same Client, or the same owner,
+// already holds fails like anyone else's. When ctx ends during the
+// request, the server may have granted the lock just before it noticed;
+// such a grant runs out after its TTL.
 func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption) (*Lease, error) {
-	cfg := acquireConfig{opts: lockd.AcquireOptions{Owner: c.owner}}
+	// The lease is this call's own: a retry of this call (and only that)
+	// may send it again and get the same grant back.
+	cfg := acquireConfig{opts: lockd.AcquireOptions{Owner: c.owner, Lease: lockd.NewLeaseID()}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -89,11 +93,17 @@ func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption
 	return &Lease{c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, ttl: l.TTL, expiresAt: l.ExpiresAt, metadata: l.Metadata}, nil
 }
 
+// acquire sends o to POST /v1/locks/{name}/acquire, or to the prototype's
+// POST /get-lock when o asks for ReleaseByOwner, which only that route
+// grants.
 func (c *Client) acquire(ctx context.Context, name string, o lockd.AcquireOptions) (lockd.Lease, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Lease{}, err
 	}
-	in := wire.AcquireRequest{Owner: o.Owner, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
+	if o.ReleaseByOwner {
+		return c.getLock(ctx, name, o)
+	}
+	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
 	if o.TTL != 0 {
 		ms := o.TTL.Milliseconds()
 		in.TTLMs = &ms
@@ -120,34 +130,39 @@ func (c *Client) extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Lease{}, err
 	}
-	ms := ttl.Milliseconds()
+	in := wire.ExtendRequest{Lease: leaseID}
+	if ttl != 0 {
+		// Without ttl_ms the server keeps the lease's TTL.
+		ms := ttl.Milliseconds()
+		in.TTLMs = &ms
+	}
 	var out wire.Lease
-	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: wire.ExtendRequest{Lease: leaseID, TTLMs: &ms}, out: &out})
+	err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: in, out: &out})
 	if err != nil {
 		return lockd.Lease{}, err
 	}
 	return out.Domain(), nil
 }
 
-func (c *Client) release(ctx context.Context, name, leaseID string) error {
+func (c *Client) release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
 	if err := lockd.ValidateName(name); err != nil {
-		return err
+		return lockd.Released{}, err
 	}
 	var out wire.Released
 	if err := c.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: wire.ReleaseRequest{Lease: leaseID}, out: &out}); err != nil {
-		return err
+		return lockd.Released{}, err
 	}
 	if !out.Released {
 		if out.Reason != "" && out.Reason != lockd.CodeNotHeld {
-			return fmt.Errorf("client: release not done, reason %q: %w", out.Reason, lockd.ErrInternal)
+			return lockd.Released{}, fmt.Errorf("client: release not done, reason %q: %w", out.Reason, lockd.ErrInternal)
 		}
-		return lockd.ErrNotHeld
+		return lockd.Released{}, lockd.ErrNotHeld
 	}
-	return nil
+	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence}, nil
 }
 
-// Inspect reports who holds the lock name. The lease value is never
-// reported over HTTP, so LockInfo.LeaseID is empty.
+// Inspect reports who holds the lock name. The server never shows lease
+// values.
 //
 // It returns *lockd.ArgumentError for a bad name,
 // lockd.ErrQuorumUnavailable when the server's engine could not reach a

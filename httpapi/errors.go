@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,7 @@ var statuses = map[string]int{
 	lockd.CodeQuorumUnavailable: http.StatusServiceUnavailable,
 	lockd.CodeStoreUnavailable:  http.StatusServiceUnavailable,
 	lockd.CodeNotConfigured:     http.StatusNotImplemented,
+	lockd.CodeUnavailable:       http.StatusServiceUnavailable,
 	lockd.CodeInternal:          http.StatusInternalServerError,
 	codeNotFound:                http.StatusNotFound,
 	codeMethodNotAllowed:        http.StatusMethodNotAllowed,
@@ -43,6 +45,23 @@ type routeError struct {
 
 func (e *routeError) Error() string { return e.message }
 
+// shuttingDown returns err joined with lockd.ErrUnavailable when the
+// request's context was cancelled with lockd.ErrUnavailable as its cause
+// (the server is shutting down, see http.Server.BaseContext) and err is what
+// that cancellation produced: the engine joined the context's error, or
+// could not say more than internal. A waiting acquire ended that way did
+// not lose to a holder; the client should retry on another lockd.
+func shuttingDown(r *http.Request, err error) error {
+	ctx := r.Context()
+	if ctx.Err() == nil || !errors.Is(context.Cause(ctx), lockd.ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, ctx.Err()) || lockd.ErrorCode(err) == lockd.CodeInternal {
+		return errors.Join(lockd.ErrUnavailable, err)
+	}
+	return err
+}
+
 // describe turns err into the status and error object a client sees, and
 // logs what the client must not see. Messages are built from domain values
 // only, never from an engine's own text, which may name backend nodes.
@@ -51,6 +70,7 @@ func (s *Server) describe(r *http.Request, err error) (int, wire.Error) {
 	if errors.As(err, &re) {
 		return statuses[re.code], wire.Error{Code: re.code, Message: re.message}
 	}
+	err = shuttingDown(r, err)
 	code := lockd.ErrorCode(err)
 	status, ok := statuses[code]
 	if !ok {
@@ -73,7 +93,11 @@ func (s *Server) describe(r *http.Request, err error) (int, wire.Error) {
 			}
 		}
 	case lockd.CodeQuorumUnavailable, lockd.CodeStoreUnavailable:
-		s.log.WarnContext(r.Context(), d.Message, requestAttrs(r), slog.Any("err", err))
+		// A backend outage fails every request alike: one line a second
+		// says so, with how many were left out.
+		if suppressed, ok := s.warnings.allow(code); ok {
+			s.log.WarnContext(r.Context(), d.Message, requestAttrs(r), slog.Any("err", err), slog.Int("suppressed", suppressed))
+		}
 	case lockd.CodeInternal:
 		d.Message = internalMessage
 		level := slog.LevelError

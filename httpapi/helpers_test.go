@@ -81,6 +81,30 @@ func send(t *testing.T, srv *httptest.Server, method, path, body string) respons
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+// sendAsync makes one request, for a goroutine other than the test's:
+// it reports failures instead of stopping the test.
+func sendAsync(srv *httptest.Server, method, path, body string) (response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		return response{}, err
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
+}
+
+// asyncResult is what sendAsync returned.
+type asyncResult struct {
+	r   response
+	err error
+}
+
 // wantError checks a v1 error answer and returns its error object.
 func wantError(t *testing.T, r response, status int, code, field string) map[string]any {
 	t.Helper()
@@ -136,9 +160,11 @@ type fakeEngine struct {
 	*memlock.Engine
 	acquire func(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error)
 	extend  func(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error)
-	release func(ctx context.Context, name, leaseID string) error
+	release func(ctx context.Context, name, leaseID string) (lockd.Released, error)
 	inspect func(ctx context.Context, name string) (lockd.LockInfo, error)
-	health  func(ctx context.Context) lockd.Health
+	// releaseByOwner replaces ReleaseByOwner when set.
+	releaseByOwner func(ctx context.Context, name, owner string) (lockd.Released, error)
+	health         func(ctx context.Context) lockd.Health
 }
 
 func newFake() *fakeEngine { return &fakeEngine{Engine: memlock.New()} }
@@ -157,11 +183,18 @@ func (f *fakeEngine) Extend(ctx context.Context, name, leaseID string, ttl time.
 	return f.Engine.Extend(ctx, name, leaseID, ttl)
 }
 
-func (f *fakeEngine) Release(ctx context.Context, name, leaseID string) error {
+func (f *fakeEngine) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
 	if f.release != nil {
 		return f.release(ctx, name, leaseID)
 	}
 	return f.Engine.Release(ctx, name, leaseID)
+}
+
+func (f *fakeEngine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.Released, error) {
+	if f.releaseByOwner != nil {
+		return f.releaseByOwner(ctx, name, owner)
+	}
+	return f.Engine.ReleaseByOwner(ctx, name, owner)
 }
 
 func (f *fakeEngine) Inspect(ctx context.Context, name string) (lockd.LockInfo, error) {

@@ -9,15 +9,6 @@ import (
 	"github.com/lockd/lockd/internal/wire"
 )
 
-// History limits of GET /v1/locks/{name}/history?limit=N.
-const (
-	// DefaultHistoryLimit is the number of events returned when no limit
-	// is given.
-	DefaultHistoryLimit = 50
-	// MaxHistoryLimit is the largest limit accepted.
-	MaxHistoryLimit = 1000
-)
-
 // handleHistory serves GET /v1/locks/{name}/history: the lock's journal,
 // newest first. Lease values are left out, as everywhere but in a grant.
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
@@ -25,11 +16,11 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit := DefaultHistoryLimit
+	limit := lockd.DefaultHistoryLimit
 	if q := r.URL.Query(); q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > MaxHistoryLimit {
-			return &lockd.ArgumentError{Field: "limit", Reason: fmt.Sprintf("must be an integer in [1, %d]", MaxHistoryLimit)}
+		if err != nil || n < 1 || n > lockd.MaxHistoryLimit {
+			return &lockd.ArgumentError{Field: "limit", Reason: fmt.Sprintf("must be an integer in [1, %d]", lockd.MaxHistoryLimit)}
 		}
 		limit = n
 	}

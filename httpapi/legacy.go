@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
 
 // The routes in this file keep the shape and the exact messages of lockd's
@@ -21,6 +22,7 @@ import (
 // Messages of the prototype, kept word for word.
 const (
 	msgHealthy         = "lockd is healthy"
+	msgNotReady        = "lockd is not ready"
 	msgGranted         = "Locks granted"
 	msgReleased        = "Locks Released"
 	msgAlreadyReleased = "Lock already released"
@@ -95,7 +97,7 @@ type legacyRequest struct {
 
 type grantedJSON struct {
 	Message   string          `json:"message"`
-	ID        json.RawMessage `json:"id"`
+	ID        json.RawMessage `json:"id,omitempty"`
 	Duration  json.RawMessage `json:"duration"`
 	Resource  string          `json:"resource"`
 	Identity  string          `json:"identity"`
@@ -106,14 +108,37 @@ type grantedJSON struct {
 
 type releasedJSON struct {
 	Message  string          `json:"message"`
-	ID       json.RawMessage `json:"id"`
+	ID       json.RawMessage `json:"id,omitempty"`
 	Resource string          `json:"resource"`
 	Identity string          `json:"identity"`
+	// Fence is the released holder's fence, when something was released.
+	Fence int64 `json:"fence,omitempty"`
 }
 
-// handleRoot serves GET /, the prototype's health check.
+// handleRoot serves GET /, the prototype's health check: 200 while
+// GET /readyz would say ready, 503 with the reason otherwise.
 func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) error {
+	ready := s.readiness(r.Context())
+	if !ready.Ready {
+		return writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": notReadyMessage(ready), "mode": s.mode, "version": s.version})
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"message": msgHealthy, "mode": s.mode, "version": s.version})
+}
+
+// notReadyMessage says which of the nodes and checks GET /readyz lists are
+// failing.
+func notReadyMessage(ready wire.Ready) string {
+	var down []string
+	for _, n := range ready.Nodes {
+		if !n.OK {
+			down = append(down, n.Addr)
+		}
+	}
+	msg := fmt.Sprintf("%s: %d of %d nodes and checks failing", msgNotReady, len(down), len(ready.Nodes))
+	if len(down) > 0 {
+		msg += " (" + strings.Join(down, ", ") + ")"
+	}
+	return msg + "; see /readyz"
 }
 
 // target returns the request's resource (the lock name) and identity (the
@@ -128,17 +153,33 @@ func (req legacyRequest) target() (resource, identity string, err error) {
 	return resource, identity, nil
 }
 
+// id returns the request's id to echo, nil when it was left out, or the
+// *lockd.ArgumentError when it is neither a string nor a number.
+func (req legacyRequest) id() (json.RawMessage, error) {
+	if absent(req.ID) {
+		return nil, nil
+	}
+	if err := checkID(req.ID); err != nil {
+		return nil, err
+	}
+	return req.ID, nil
+}
+
 // handleGetLock serves POST /get-lock: acquire resource for identity for
-// duration seconds, without waiting.
+// duration seconds, without waiting. The lock may then be released by
+// identity through /release-lock, as the prototype's clients do. It never
+// returns or refreshes a lease that already holds the lock, even to the
+// same identity: whoever holds it, the answer is 409.
 func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	var req legacyRequest
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
 	}
-	if absent(req.ID) || absent(req.Duration) || absent(req.Resource) || absent(req.Identity) {
+	if absent(req.Duration) || absent(req.Resource) || absent(req.Identity) {
 		return &legacyError{code: lockd.CodeInvalidArgument, message: msgMissingFields}
 	}
-	if err := checkID(req.ID); err != nil {
+	id, err := req.id()
+	if err != nil {
 		return err
 	}
 	ttl, err := parseDuration(req.Duration)
@@ -149,10 +190,12 @@ func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	lease, err := s.engine.Acquire(r.Context(), resource, lockd.AcquireOptions{Owner: identity, TTL: ttl})
+	// No lease: the engine makes a fresh one, so an identity that already
+	// holds the lock is refused like anyone else.
+	lease, err := s.engine.Acquire(r.Context(), resource, lockd.AcquireOptions{Owner: identity, TTL: ttl, ReleaseByOwner: true})
 	var noe *lockd.NotObtainedError
 	switch {
-	case errors.As(err, &noe):
+	case errors.As(err, &noe) && r.Context().Err() == nil:
 		msg := "Lock already exists on resource " + resource
 		if noe.Holder != nil {
 			msg += " by " + noe.Holder.Owner
@@ -163,7 +206,7 @@ func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, grantedJSON{
 		Message:   msgGranted,
-		ID:        req.ID,
+		ID:        id,
 		Duration:  req.Duration,
 		Resource:  resource,
 		Identity:  identity,
@@ -173,55 +216,64 @@ func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// handleReleaseLock serves POST /release-lock: release resource if
-// identity holds it (and, when key is given, under that lease value).
+// handleReleaseLock serves POST /release-lock. A key that is a lease value
+// releases the lock it holds, whoever took it. Otherwise (no key, or a key
+// that is not a lease, as the prototype's clients send) identity releases
+// the lock only if it holds it and took it through /get-lock: a lock taken
+// through the v1 API needs its lease, and the answer is then 409 "held by".
 func (s *Server) handleReleaseLock(w http.ResponseWriter, r *http.Request) error {
 	var req legacyRequest
 	if err := s.decode(w, r, &req, false); err != nil {
 		return err
 	}
-	if absent(req.ID) || absent(req.Resource) || absent(req.Identity) {
+	if absent(req.Resource) || absent(req.Identity) {
 		return &legacyError{code: lockd.CodeInvalidArgument, message: msgMissingFields}
 	}
-	if err := checkID(req.ID); err != nil {
+	id, err := req.id()
+	if err != nil {
 		return err
 	}
 	resource, identity, err := req.target()
 	if err != nil {
 		return err
 	}
+	if err := lockd.ValidateName(resource); err != nil {
+		return err
+	}
+	if err := lockd.ValidateOwner(identity); err != nil {
+		return err
+	}
+	answer := func(msg string, rel lockd.Released) error {
+		return writeJSON(w, http.StatusOK, releasedJSON{Message: msg, ID: id, Resource: resource, Identity: identity, Fence: rel.Fence})
+	}
+	// A key that is not a string cannot be a lease: like any other value
+	// that is not one, it is ignored.
 	var key string
-	if !absent(req.Key) {
-		if key, err = legacyString("key", req.Key); err != nil {
+	_ = json.Unmarshal(req.Key, &key)
+	if lockd.IsLeaseID(key) {
+		rel, err := s.engine.Release(r.Context(), resource, key)
+		switch {
+		case err == nil:
+			return answer(msgReleased, rel)
+		case !errors.Is(err, lockd.ErrNotHeld):
 			return err
 		}
 	}
-	released := func(msg string) error {
-		return writeJSON(w, http.StatusOK, releasedJSON{Message: msg, ID: req.ID, Resource: resource, Identity: identity})
+	rel, err := s.engine.ReleaseByOwner(r.Context(), resource, identity)
+	switch {
+	case err == nil:
+		return answer(msgReleased, rel)
+	case !errors.Is(err, lockd.ErrNotHeld):
+		return err
 	}
 	info, err := s.engine.Inspect(r.Context(), resource)
 	switch {
 	case err != nil:
 		return err
-	case !info.Held:
-		return released(msgAlreadyReleased)
-	case info.Owner != identity:
+	case info.Held:
 		return writeJSON(w, http.StatusConflict, legacyMessageJSON{Message: fmt.Sprintf("Lock on %s is held by %s", resource, info.Owner)})
-	case info.LeaseID == "":
-		return errors.New("httpapi: engine's Inspect does not report lease values; /release-lock needs them")
-	case key != "" && key != info.LeaseID:
-		return writeJSON(w, http.StatusConflict, legacyMessageJSON{Message: fmt.Sprintf("Lock on %s is held by %s under another key", resource, identity)})
 	}
-	// Release only the lease just seen: if it expired and someone else took
-	// the lock in between, ErrNotHeld leaves the newcomer's lock alone.
-	err = s.engine.Release(r.Context(), resource, info.LeaseID)
-	switch {
-	case errors.Is(err, lockd.ErrNotHeld):
-		return released(msgAlreadyReleased)
-	case err != nil:
-		return err
-	}
-	return released(msgReleased)
+	return answer(msgAlreadyReleased, lockd.Released{})
 }
 
 // absent reports whether a field was left out or set to null.

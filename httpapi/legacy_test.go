@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,8 +60,8 @@ func TestGetLock(t *testing.T) {
 				if string(raw["id"]) != tt.id || string(raw["duration"]) != tt.duration {
 					t.Errorf("got id %s duration %s, want %s and %s echoed as given", raw["id"], raw["duration"], tt.id, tt.duration)
 				}
-				if got["resource"] != res || got["identity"] != "me" || got["fence"] != 1.0 || !leaseRE.MatchString(fmt.Sprint(got["lease"])) {
-					t.Errorf("got %v, want resource %s identity me fence 1 and a lease", got, res)
+				if f, _ := got["fence"].(float64); got["resource"] != res || got["identity"] != "me" || f < 1 || !leaseRE.MatchString(fmt.Sprint(got["lease"])) {
+					t.Errorf("got %v, want resource %s identity me, a fence and a lease", got, res)
 				}
 				exp := parseTime(t, got["expires_at"])
 				if d := exp.Sub(before); d < tt.wantTTL-time.Second || d > tt.wantTTL+time.Second {
@@ -73,14 +74,42 @@ func TestGetLock(t *testing.T) {
 			})
 		}
 	})
+	t.Run("PrototypeBodyWithoutID", func(t *testing.T) {
+		// Exactly what the prototype's front service sent.
+		r := send(t, srv, "POST", "/get-lock", `{"duration":"30","resource":"acct-42","identity":"front-7"}`)
+		got := wantMessage(t, r, http.StatusOK, "Locks granted")
+		if _, has := got["id"]; has {
+			t.Errorf("got id %v, want no id when none was sent (body %s)", got["id"], r.body)
+		}
+		if got["resource"] != "acct-42" || got["identity"] != "front-7" || got["duration"] != "30" {
+			t.Errorf("got %v, want acct-42 front-7 duration \"30\"", got)
+		}
+	})
 	t.Run("SameIdentityAgain", func(t *testing.T) {
 		first := wantMessage(t, send(t, srv, "POST", "/get-lock", `{"id":1,"duration":30,"resource":"again","identity":"me"}`), http.StatusOK, "Locks granted")
-		second := wantMessage(t, send(t, srv, "POST", "/get-lock", `{"id":2,"duration":60,"resource":"again","identity":"me"}`), http.StatusOK, "Locks granted")
-		if second["lease"] != first["lease"] || second["fence"] != first["fence"] {
-			t.Errorf("got %v, want the same lease and fence as %v", second, first)
+		r := send(t, srv, "POST", "/get-lock", `{"id":2,"duration":1,"resource":"again","identity":"me"}`)
+		got := wantMessage(t, r, http.StatusConflict, "Lock already exists on resource again by me")
+		if len(got) != 1 {
+			t.Errorf("got %s, want only the message (no lease)", r.body)
 		}
-		if !parseTime(t, second["expires_at"]).After(parseTime(t, first["expires_at"])) {
-			t.Errorf("got expiry %v, want it refreshed past %v", second["expires_at"], first["expires_at"])
+		info := wantStatus(t, send(t, srv, "GET", "/v1/locks/again", ""), http.StatusOK)
+		if info["expires_at"] != first["expires_at"] || info["fence"] != first["fence"] {
+			t.Errorf("got %v, want the first grant untouched (expiry %v fence %v)", info, first["expires_at"], first["fence"])
+		}
+	})
+	t.Run("SameIdentityOnV1Lock", func(t *testing.T) {
+		v1 := acquire(t, srv, "v1-held", "front-7", 30000)
+		r := send(t, srv, "POST", "/get-lock", `{"duration":"0.1","resource":"v1-held","identity":"front-7"}`)
+		got := wantMessage(t, r, http.StatusConflict, "Lock already exists on resource v1-held by front-7")
+		if strings.Contains(string(r.body), v1["lease"].(string)) {
+			t.Errorf("conflict body %s shows the v1 holder's lease", r.body)
+		}
+		if len(got) != 1 {
+			t.Errorf("got %s, want only the message", r.body)
+		}
+		info := wantStatus(t, send(t, srv, "GET", "/v1/locks/v1-held", ""), http.StatusOK)
+		if info["expires_at"] != v1["expires_at"] || info["fence"] != v1["fence"] {
+			t.Errorf("got %v, want the v1 holder's expiry %v and fence %v unchanged", info, v1["expires_at"], v1["fence"])
 		}
 	})
 	t.Run("HeldByAnother", func(t *testing.T) {
@@ -94,11 +123,9 @@ func TestGetLock(t *testing.T) {
 	t.Run("Missing", func(t *testing.T) {
 		for _, body := range []string{
 			`{}`,
-			`{"duration":30,"resource":"r","identity":"me"}`,
 			`{"id":1,"resource":"r","identity":"me"}`,
 			`{"id":1,"duration":30,"identity":"me"}`,
 			`{"id":1,"duration":30,"resource":"r"}`,
-			`{"id":null,"duration":30,"resource":"r","identity":"me"}`,
 			`{"id":1,"duration":30,"resource":"r","identity":null}`,
 		} {
 			t.Run(body, func(t *testing.T) {
@@ -162,20 +189,53 @@ func TestReleaseLock(t *testing.T) {
 		return wantStatus(t, send(t, srv, "GET", "/v1/locks/"+resource, ""), http.StatusOK)
 	}
 	t.Run("OK", func(t *testing.T) {
-		grant(t, "rl-ok", "me")
+		g := grant(t, "rl-ok", "me")
 		r := send(t, srv, "POST", "/release-lock", `{"id":"x-1","resource":"rl-ok","identity":"me","extra":true}`)
 		got := wantMessage(t, r, http.StatusOK, "Locks Released")
-		if got["id"] != "x-1" || got["resource"] != "rl-ok" || got["identity"] != "me" {
-			t.Errorf("got %v, want id, resource and identity echoed", got)
+		if got["id"] != "x-1" || got["resource"] != "rl-ok" || got["identity"] != "me" || got["fence"] != g["fence"] {
+			t.Errorf("got %v, want id, resource and identity echoed and fence %v", got, g["fence"])
 		}
 		if h := held(t, "rl-ok"); h["held"] != false {
 			t.Errorf("after release got %v, want free", h)
+		}
+	})
+	t.Run("PrototypeBodyConstantKey", func(t *testing.T) {
+		// Exactly what the prototype's front service sent: key is a
+		// constant, not a lease, and is ignored.
+		wantMessage(t, send(t, srv, "POST", "/get-lock", `{"duration":"30","resource":"acct-42","identity":"front-7"}`), http.StatusOK, "Locks granted")
+		r := send(t, srv, "POST", "/release-lock", `{"id":"189","key":"3600","resource":"acct-42","identity":"front-7"}`)
+		got := wantMessage(t, r, http.StatusOK, "Locks Released")
+		if got["id"] != "189" || got["resource"] != "acct-42" || got["identity"] != "front-7" {
+			t.Errorf("got %v, want id 189, acct-42, front-7 echoed", got)
+		}
+		if h := held(t, "acct-42"); h["held"] != false {
+			t.Errorf("after release got %v, want free", h)
+		}
+	})
+	t.Run("NoID", func(t *testing.T) {
+		grant(t, "rl-noid", "me")
+		r := send(t, srv, "POST", "/release-lock", `{"resource":"rl-noid","identity":"me"}`)
+		got := wantMessage(t, r, http.StatusOK, "Locks Released")
+		if _, has := got["id"]; has {
+			t.Errorf("got id %v, want none when none was sent", got["id"])
 		}
 	})
 	t.Run("WithKey", func(t *testing.T) {
 		g := grant(t, "rl-key", "me")
 		body := fmt.Sprintf(`{"id":2,"resource":"rl-key","identity":"me","key":%q}`, g["lease"])
 		wantMessage(t, send(t, srv, "POST", "/release-lock", body), http.StatusOK, "Locks Released")
+		if h := held(t, "rl-key"); h["held"] != false {
+			t.Errorf("after release got %v, want free", h)
+		}
+	})
+	t.Run("V1LeaseAsKey", func(t *testing.T) {
+		// A lease proves ownership whichever route took the lock.
+		a := acquire(t, srv, "rl-v1key", "me", 30000)
+		body := fmt.Sprintf(`{"resource":"rl-v1key","identity":"me","key":%q}`, a["lease"])
+		wantMessage(t, send(t, srv, "POST", "/release-lock", body), http.StatusOK, "Locks Released")
+		if h := held(t, "rl-v1key"); h["held"] != false {
+			t.Errorf("after release got %v, want free", h)
+		}
 	})
 	t.Run("NotHeld", func(t *testing.T) {
 		r := send(t, srv, "POST", "/release-lock", `{"id":3,"resource":"rl-free","identity":"me"}`)
@@ -192,18 +252,47 @@ func TestReleaseLock(t *testing.T) {
 			t.Errorf("got %v, want alice still holding", h)
 		}
 	})
-	t.Run("WrongKey", func(t *testing.T) {
-		grant(t, "rl-wrongkey", "me")
-		r := send(t, srv, "POST", "/release-lock", `{"id":5,"resource":"rl-wrongkey","identity":"me","key":"0123456789abcdef0123456789abcdef"}`)
-		wantMessage(t, r, http.StatusConflict, "Lock on rl-wrongkey is held by me under another key")
-		if h := held(t, "rl-wrongkey"); h["held"] != true {
-			t.Errorf("got %v, want still held", h)
+	t.Run("V1LockByIdentity", func(t *testing.T) {
+		// The back door: the owner label is public, so it must not
+		// release a lock taken through the v1 API, with or without a key
+		// that is not its lease.
+		a := acquire(t, srv, "rl-v1", "front-7", 30000)
+		for _, body := range []string{
+			`{"id":"189","key":"3600","resource":"rl-v1","identity":"front-7"}`,
+			`{"resource":"rl-v1","identity":"front-7"}`,
+			`{"resource":"rl-v1","identity":"front-7","key":"0123456789abcdef0123456789abcdef"}`,
+		} {
+			t.Run(body, func(t *testing.T) {
+				wantMessage(t, send(t, srv, "POST", "/release-lock", body), http.StatusConflict, "Lock on rl-v1 is held by front-7")
+				if h := held(t, "rl-v1"); h["held"] != true || h["fence"] != a["fence"] || h["expires_at"] != a["expires_at"] {
+					t.Errorf("got %v, want the v1 lock still held, untouched", h)
+				}
+			})
 		}
 	})
+	t.Run("WrongKeyFallsBackToIdentity", func(t *testing.T) {
+		grant(t, "rl-wrongkey", "me")
+		r := send(t, srv, "POST", "/release-lock", `{"id":5,"resource":"rl-wrongkey","identity":"me","key":"0123456789abcdef0123456789abcdef"}`)
+		wantMessage(t, r, http.StatusOK, "Locks Released")
+	})
+	t.Run("WrongKeyOtherHolder", func(t *testing.T) {
+		grant(t, "rl-wrongkey2", "alice")
+		r := send(t, srv, "POST", "/release-lock", `{"resource":"rl-wrongkey2","identity":"bob","key":"0123456789abcdef0123456789abcdef"}`)
+		wantMessage(t, r, http.StatusConflict, "Lock on rl-wrongkey2 is held by alice")
+		if h := held(t, "rl-wrongkey2"); h["owner"] != "alice" {
+			t.Errorf("got %v, want alice still holding", h)
+		}
+	})
+	t.Run("NumberKeyIgnored", func(t *testing.T) {
+		grant(t, "rl-numkey", "me")
+		wantMessage(t, send(t, srv, "POST", "/release-lock", `{"resource":"rl-numkey","identity":"me","key":3600}`), http.StatusOK, "Locks Released")
+	})
 	t.Run("RaceWithExpiry", func(t *testing.T) {
+		// The lock was held when ReleaseByOwner looked, and had run out by
+		// the time Inspect did.
 		eng := newFake()
-		eng.inspect = func(_ context.Context, name string) (lockd.LockInfo, error) {
-			return lockd.LockInfo{Name: name, Held: true, Owner: "me", LeaseID: lockd.NewLeaseID(), Fence: 1}, nil
+		eng.releaseByOwner = func(context.Context, string, string) (lockd.Released, error) {
+			return lockd.Released{}, lockd.ErrNotHeld
 		}
 		r := send(t, newServer(t, eng), "POST", "/release-lock", `{"id":6,"resource":"r","identity":"me"}`)
 		wantMessage(t, r, http.StatusOK, "Lock already released")
@@ -211,9 +300,9 @@ func TestReleaseLock(t *testing.T) {
 	t.Run("Missing", func(t *testing.T) {
 		for _, body := range []string{
 			`{}`,
-			`{"resource":"r","identity":"me"}`,
 			`{"id":1,"identity":"me"}`,
 			`{"id":1,"resource":"r"}`,
+			`{"key":"3600","resource":"r","identity":null}`,
 		} {
 			t.Run(body, func(t *testing.T) {
 				wantLegacyError(t, send(t, srv, "POST", "/release-lock", body), http.StatusBadRequest, "Missing required fields")
@@ -223,7 +312,8 @@ func TestReleaseLock(t *testing.T) {
 	t.Run("BadFields", func(t *testing.T) {
 		tests := []struct{ name, body, msg string }{
 			{"BadResource", `{"id":1,"resource":"..","identity":"me"}`, `resource may not be "." or ".."`},
-			{"NumberKey", `{"id":1,"resource":"r","identity":"me","key":5}`, "key must be a string"},
+			{"EmptyIdentity", `{"id":1,"resource":"r","identity":""}`, "identity is required"},
+			{"ObjectID", `{"id":{},"resource":"r","identity":"me"}`, "id must be a string or a number"},
 			{"TrailingGarbage", `{"id":1,"resource":"r","identity":"me"}}`, "body has data after the JSON object"},
 		}
 		for _, tt := range tests {
@@ -234,8 +324,8 @@ func TestReleaseLock(t *testing.T) {
 	})
 	t.Run("Internal", func(t *testing.T) {
 		eng := newFake()
-		eng.inspect = func(context.Context, string) (lockd.LockInfo, error) {
-			return lockd.LockInfo{}, errors.New("mongo at 10.2.2.2 said no")
+		eng.releaseByOwner = func(context.Context, string, string) (lockd.Released, error) {
+			return lockd.Released{}, errors.New("mongo at 10.2.2.2 said no")
 		}
 		r := send(t, newServer(t, eng), "POST", "/release-lock", `{"id":6,"resource":"r","identity":"me"}`)
 		wantLegacyError(t, r, http.StatusInternalServerError, "lockd: internal error")

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/wire"
@@ -24,8 +25,8 @@ func ttlOrDefault(ms *int64) (int64, bool) {
 }
 
 // handleAcquire serves POST /v1/locks/{name}/acquire. The engine validates
-// the options; the wait ends early when the client goes away, because the
-// engine honours the request's context.
+// the options, the caller's lease among them; the wait ends early when the
+// client goes away, because the engine honours the request's context.
 func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	name, err := lockName(r)
 	if err != nil {
@@ -43,14 +44,17 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	if string(meta) == "null" {
 		meta = nil
 	}
-	lease, err := s.engine.Acquire(r.Context(), name, lockd.AcquireOptions{Owner: req.Owner, TTL: millis(ms), Wait: millis(req.WaitMs), Metadata: meta})
+	wait := millis(req.WaitMs)
+	s.allowWait(w, wait)
+	lease, err := s.engine.Acquire(r.Context(), name, lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta})
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
 }
 
-// handleExtend serves POST /v1/locks/{name}/extend.
+// handleExtend serves POST /v1/locks/{name}/extend. Without ttl_ms the
+// lease keeps its current TTL; an explicit 0 is out of range.
 func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 	name, err := lockName(r)
 	if err != nil {
@@ -60,8 +64,14 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	ms, _ := ttlOrDefault(req.TTLMs)
-	lease, err := s.engine.Extend(r.Context(), name, req.Lease, millis(ms))
+	var ttl time.Duration
+	if req.TTLMs != nil {
+		if *req.TTLMs == 0 {
+			return lockd.ValidateTTL(0)
+		}
+		ttl = millis(*req.TTLMs)
+	}
+	lease, err := s.engine.Extend(r.Context(), name, req.Lease, ttl)
 	if err != nil {
 		return err
 	}
@@ -70,7 +80,8 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 
 // handleRelease serves POST /v1/locks/{name}/release. A lease that no
 // longer holds the lock is not an error: releasing is idempotent, and the
-// answer says released false with reason not_held.
+// answer says released false with reason not_held. A release answers with
+// the owner and fence of the lease it deleted.
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) error {
 	name, err := lockName(r)
 	if err != nil {
@@ -80,14 +91,14 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	err = s.engine.Release(r.Context(), name, req.Lease)
+	rel, err := s.engine.Release(r.Context(), name, req.Lease)
 	switch {
 	case errors.Is(err, lockd.ErrNotHeld):
 		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})
 	case err != nil:
 		return err
 	}
-	return writeJSON(w, http.StatusOK, wire.Released{Released: true})
+	return writeJSON(w, http.StatusOK, wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence})
 }
 
 // handleInspect serves GET /v1/locks/{name}.

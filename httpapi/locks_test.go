@@ -79,12 +79,54 @@ func TestAcquire(t *testing.T) {
 			t.Errorf("conflict body %s shows the holder's lease", r.body)
 		}
 	})
-	t.Run("SameOwnerAgain", func(t *testing.T) {
+	t.Run("SameOwnerWithoutLease", func(t *testing.T) {
 		srv := newServer(t, nil)
 		a := acquire(t, srv, "x", "a", 5000)
-		again := acquire(t, srv, "x", "a", 5000)
-		if again["lease"] != a["lease"] || again["fence"] != a["fence"] {
-			t.Errorf("got %v, want the same lease and fence as %v", again, a)
+		e := wantError(t, send(t, srv, "POST", "/v1/locks/x/acquire", `{"owner":"a","ttl_ms":5000}`), http.StatusConflict, lockd.CodeLockHeld, "")
+		if h, _ := e["holder"].(map[string]any); h["owner"] != "a" || h["expires_at"] != a["expires_at"] {
+			t.Errorf("got holder %v, want a expiring %v", h, a["expires_at"])
+		}
+	})
+	t.Run("RetrySameLease", func(t *testing.T) {
+		srv := newServer(t, nil)
+		lease := lockd.NewLeaseID()
+		body := fmt.Sprintf(`{"owner":"a","ttl_ms":5000,"lease":%q}`, lease)
+		a := wantStatus(t, send(t, srv, "POST", "/v1/locks/x/acquire", body), http.StatusOK)
+		again := wantStatus(t, send(t, srv, "POST", "/v1/locks/x/acquire", body), http.StatusOK)
+		if a["lease"] != lease || again["lease"] != lease || again["fence"] != a["fence"] {
+			t.Errorf("got %v then %v, want lease %s both times with the same fence", a, again, lease)
+		}
+		other := fmt.Sprintf(`{"owner":"a","ttl_ms":5000,"lease":%q}`, lockd.NewLeaseID())
+		wantError(t, send(t, srv, "POST", "/v1/locks/x/acquire", other), http.StatusConflict, lockd.CodeLockHeld, "")
+	})
+	t.Run("LongLease", func(t *testing.T) {
+		srv := newServer(t, nil)
+		lease := strings.Repeat("ab", lockd.MaxLeaseIDLen/2)
+		got := wantStatus(t, send(t, srv, "POST", "/v1/locks/x/acquire", fmt.Sprintf(`{"owner":"a","lease":%q}`, lease)), http.StatusOK)
+		if got["lease"] != lease {
+			t.Errorf("got lease %v, want %s", got["lease"], lease)
+		}
+	})
+	t.Run("OwnerLabelIsNoKey", func(t *testing.T) {
+		// The attack of issue 6: the owner label is public (inspect and
+		// every conflict show it), so knowing it must get an attacker
+		// nothing: not the lease, not a shorter TTL, not the lock.
+		srv := newServer(t, nil)
+		victim := acquire(t, srv, "orders:42", "svc-a-1", 30000)
+		info := wantStatus(t, send(t, srv, "GET", "/v1/locks/orders:42", ""), http.StatusOK)
+		if info["owner"] != "svc-a-1" {
+			t.Fatalf("got %v, want svc-a-1 shown", info)
+		}
+		r := send(t, srv, "POST", "/v1/locks/orders:42/acquire", `{"owner":"svc-a-1","ttl_ms":100}`)
+		wantError(t, r, http.StatusConflict, lockd.CodeLockHeld, "")
+		if strings.Contains(string(r.body), victim["lease"].(string)) {
+			t.Errorf("the attacker got the victim's lease: %s", r.body)
+		}
+		time.Sleep(300 * time.Millisecond)
+		wantError(t, send(t, srv, "POST", "/v1/locks/orders:42/acquire", `{"owner":"mallory"}`), http.StatusConflict, lockd.CodeLockHeld, "")
+		info = wantStatus(t, send(t, srv, "GET", "/v1/locks/orders:42", ""), http.StatusOK)
+		if info["expires_at"] != victim["expires_at"] || info["fence"] != victim["fence"] {
+			t.Errorf("got %v, want the victim's expiry %v and fence %v unchanged", info, victim["expires_at"], victim["fence"])
 		}
 	})
 	t.Run("WaitThenGet", func(t *testing.T) {
@@ -168,7 +210,11 @@ func TestAcquireBadInput(t *testing.T) {
 		{"MetadataString", `{"owner":"a","metadata":"x"}`, "metadata"},
 		{"MetadataTooBig", `{"owner":"a","metadata":{"x":"` + strings.Repeat("y", lockd.MaxMetadataLen) + `"}}`, "metadata"},
 		{"UnknownField", `{"owner":"a","bogus":1}`, "bogus"},
-		{"LeaseIsUnknownHere", `{"owner":"a","lease":"x"}`, "lease"},
+		{"ShortLease", `{"owner":"a","lease":"x"}`, "lease"},
+		{"LeaseOf31", `{"owner":"a","lease":"0123456789abcdef0123456789abcde"}`, "lease"},
+		{"LeaseOf65", `{"owner":"a","lease":"` + strings.Repeat("a", 65) + `"}`, "lease"},
+		{"UpperLease", `{"owner":"a","lease":"0123456789ABCDEF0123456789ABCDEF"}`, "lease"},
+		{"NumberLease", `{"owner":"a","lease":5}`, "lease"},
 		{"Malformed", `{"owner":`, "body"},
 		{"Syntax", `{"owner" "a"}`, "body"},
 		{"TrailingGarbage", `{"owner":"a"} x`, "body"},
@@ -216,11 +262,20 @@ func TestExtend(t *testing.T) {
 			t.Errorf("got expires_at %v, want about a minute after %v", got["expires_at"], a["expires_at"])
 		}
 	})
-	t.Run("DefaultTTL", func(t *testing.T) {
-		a := acquire(t, srv, "ext-default", "a", 1000)
-		got := wantStatus(t, send(t, srv, "POST", "/v1/locks/ext-default/extend", fmt.Sprintf(`{"lease":%q}`, a["lease"])), http.StatusOK)
-		if got["ttl_ms"] != 10000.0 {
-			t.Errorf("got ttl_ms %v, want the default 10000", got["ttl_ms"])
+	t.Run("KeepsTTL", func(t *testing.T) {
+		for _, body := range []string{`{"lease":%q}`, `{"lease":%q,"ttl_ms":null}`} {
+			t.Run(body, func(t *testing.T) {
+				a := acquire(t, srv, "ext-keep", "a", 60000)
+				before := time.Now()
+				got := wantStatus(t, send(t, srv, "POST", "/v1/locks/ext-keep/extend", fmt.Sprintf(body, a["lease"])), http.StatusOK)
+				if got["ttl_ms"] != 60000.0 {
+					t.Errorf("got ttl_ms %v, want the lease's own 60000", got["ttl_ms"])
+				}
+				if d := parseTime(t, got["expires_at"]).Sub(before); d < 50*time.Second {
+					t.Errorf("got expiry %v after the extend, want about a minute", d)
+				}
+				wantStatus(t, send(t, srv, "POST", "/v1/locks/ext-keep/release", fmt.Sprintf(`{"lease":%q}`, a["lease"])), http.StatusOK)
+			})
 		}
 	})
 	t.Run("ErrLost", func(t *testing.T) {
@@ -252,8 +307,8 @@ func TestRelease(t *testing.T) {
 		a := acquire(t, srv, "rel", "a", 5000)
 		body := fmt.Sprintf(`{"lease":%q}`, a["lease"])
 		got := wantStatus(t, send(t, srv, "POST", "/v1/locks/rel/release", body), http.StatusOK)
-		if got["released"] != true || len(got) != 1 {
-			t.Errorf("got %v, want {\"released\":true}", got)
+		if got["released"] != true || got["owner"] != "a" || got["fence"] != a["fence"] || len(got) != 3 {
+			t.Errorf("got %v, want {\"released\":true,\"owner\":\"a\",\"fence\":%v}", got, a["fence"])
 		}
 		info := wantStatus(t, send(t, srv, "GET", "/v1/locks/rel", ""), http.StatusOK)
 		if info["held"] != false {

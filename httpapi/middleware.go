@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/lockd/lockd"
 )
 
 // observe wraps every request: it logs it at debug level and turns a panic
@@ -37,6 +39,31 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
+// boundWrites gives every answer WithWriteTimeout to be written, counted
+// from now. A client that stops reading then has its connection closed
+// instead of holding it, and the handler, forever. Routes that wait extend
+// the bound with allowWait.
+func (s *Server) boundWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.writeTimeout > 0 {
+			// An error means the writer cannot set deadlines (a test
+			// recorder, say); the answer is then unbounded.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.writeTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowWait moves the write deadline of the answer w is writing to wait
+// plus the write timeout from now, for a route that may spend wait before
+// it answers.
+func (s *Server) allowWait(w http.ResponseWriter, wait time.Duration) {
+	if s.writeTimeout <= 0 || wait <= 0 {
+		return
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(min(wait, lockd.MaxWait) + s.writeTimeout))
+}
+
 var errPanic = errors.New("httpapi: handler panicked")
 
 // recorder remembers the status a handler sent.
@@ -61,5 +88,5 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // Unwrap lets http.ResponseController reach the connection, which
-// readBody needs to set its deadline.
+// readBody and boundWrites need to set their deadlines.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

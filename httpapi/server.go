@@ -33,6 +33,10 @@ const (
 // DefaultVersion is the version GET / reports when none is given.
 const DefaultVersion = "dev"
 
+// DefaultWriteTimeout is how long the server gives a client to take in an
+// answer when WithWriteTimeout is not given.
+const DefaultWriteTimeout = 30 * time.Second
+
 // healthTimeout bounds the engine's health check behind GET /readyz, so a
 // hung node cannot hang the probe.
 const healthTimeout = 2 * time.Second
@@ -49,6 +53,8 @@ type Server struct {
 	handler http.Handler
 
 	bodyReadTimeout time.Duration
+	writeTimeout    time.Duration
+	warnings        *logLimiter
 }
 
 // Option configures a Server.
@@ -83,6 +89,16 @@ func WithJournal(j lockd.Journal) Option {
 	return func(s *Server) { s.journal = j }
 }
 
+// WithWriteTimeout bounds how long writing one answer may take, counted
+// from the start of the request, so a client that never reads its answers
+// cannot hold a connection and its handler forever: past the bound the
+// write fails and the connection is closed. A waiting acquire gets its wait
+// on top. d <= 0 leaves writes unbounded. The default is
+// DefaultWriteTimeout.
+func WithWriteTimeout(d time.Duration) Option {
+	return func(s *Server) { s.writeTimeout = d }
+}
+
 // readyCheck is a dependency other than the engine's nodes that GET /readyz
 // reports, such as the store.
 type readyCheck struct {
@@ -100,13 +116,21 @@ func WithReadyCheck(name string, check func(context.Context) error) Option {
 // New returns a Server over engine. The server does not own the engine:
 // closing it is the caller's job.
 func New(engine lockd.Engine, opts ...Option) *Server {
-	s := &Server{engine: engine, log: slog.Default(), mode: ModeDev, version: DefaultVersion, bodyReadTimeout: bodyReadTimeout}
+	s := &Server{
+		engine:          engine,
+		log:             slog.Default(),
+		mode:            ModeDev,
+		version:         DefaultVersion,
+		bodyReadTimeout: bodyReadTimeout,
+		writeTimeout:    DefaultWriteTimeout,
+		warnings:        newLogLimiter(time.Now),
+	}
 	for _, o := range opts {
 		o(s)
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.observe(s.cleanPathsOnly(mux))
+	s.handler = s.observe(s.boundWrites(s.cleanPathsOnly(mux)))
 	return s
 }
 
@@ -234,10 +258,11 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz reports 200 when the engine can grant locks, 503 otherwise,
-// with the state of every node either way.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+// readiness asks the engine and every ready check, within healthTimeout,
+// whether lockd can grant locks now. GET /readyz shows the answer; GET /
+// sums it up.
+func (s *Server) readiness(ctx context.Context) wire.Ready {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	h := s.engine.Health(ctx)
 	body := wire.Ready{Ready: h.Ready, Nodes: make([]wire.Node, 0, len(h.Nodes))}
@@ -251,14 +276,20 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			// The check's text may name hosts; the status is enough here.
 			n.Error = lockd.ErrorCode(err)
-			h.Ready = false
-			s.log.WarnContext(r.Context(), "ready check failed", slog.String("check", c.name), slog.Any("err", err))
+			body.Ready = false
+			s.log.WarnContext(ctx, "ready check failed", slog.String("check", c.name), slog.Any("err", err))
 		}
 		body.Nodes = append(body.Nodes, n)
 	}
-	body.Ready = h.Ready
+	return body
+}
+
+// handleReadyz reports 200 when the engine can grant locks, 503 otherwise,
+// with the state of every node either way.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
+	body := s.readiness(r.Context())
 	status := http.StatusOK
-	if !h.Ready {
+	if !body.Ready {
 		status = http.StatusServiceUnavailable
 	}
 	return writeJSON(w, status, body)

@@ -2,11 +2,13 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,46 @@ func TestRoot(t *testing.T) {
 			if got["message"] != "lockd is healthy" || got["mode"] != tt.wantMode || got["version"] != tt.wantVer {
 				t.Errorf("got %v, want message %q mode %q version %q", got, "lockd is healthy", tt.wantMode, tt.wantVer)
 			}
+		})
+	}
+}
+
+// TestRootNotReady checks that the prototype's health check fails whenever
+// GET /readyz does, and says why.
+func TestRootNotReady(t *testing.T) {
+	tests := []struct {
+		name     string
+		eng      func() *fakeEngine
+		opts     []httpapi.Option
+		wantDown string
+	}{
+		{"NoQuorum", func() *fakeEngine {
+			eng := newFake()
+			eng.health = func(context.Context) lockd.Health {
+				return lockd.Health{Nodes: []lockd.NodeHealth{
+					{Addr: "10.0.0.1:6379", OK: true},
+					{Addr: "10.0.0.2:6379", Error: "connection refused"},
+					{Addr: "10.0.0.3:6379", Error: "connection refused"},
+				}}
+			}
+			return eng
+		}, []httpapi.Option{httpapi.WithMode(httpapi.ModeRedis)}, "10.0.0.2:6379, 10.0.0.3:6379"},
+		{"EngineClosed", func() *fakeEngine {
+			eng := newFake()
+			_ = eng.Engine.Close()
+			return eng
+		}, nil, "memory"},
+		{"ReadyCheckFails", newFake, []httpapi.Option{httpapi.WithReadyCheck("mongodb", func(context.Context) error { return lockd.ErrStoreUnavailable })}, "mongodb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, tt.eng(), tt.opts...)
+			got := wantStatus(t, send(t, srv, "GET", "/", ""), http.StatusServiceUnavailable)
+			msg, _ := got["message"].(string)
+			if !strings.HasPrefix(msg, "lockd is not ready: ") || !strings.Contains(msg, tt.wantDown) {
+				t.Errorf("got message %q, want \"lockd is not ready: ...\" naming %s", msg, tt.wantDown)
+			}
+			wantStatus(t, send(t, srv, "GET", "/readyz", ""), http.StatusServiceUnavailable)
 		})
 	}
 }
@@ -233,6 +275,74 @@ func TestEngineErrors(t *testing.T) {
 				t.Errorf("detail in log: got %v, want %v; log:\n%s", got, tt.wantLogged, logs.String())
 			}
 		})
+	}
+}
+
+// TestBackendWarningsRateLimited floods the server with requests that fail
+// for want of a quorum: the log gets one warning per second per code, and
+// the next says how many it stands for.
+func TestBackendWarningsRateLimited(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(d)
+	}
+	eng := newFake()
+	eng.extend = func(context.Context, string, string, time.Duration) (lockd.Lease, error) {
+		return lockd.Lease{}, errors.Join(lockd.ErrQuorumUnavailable, &lockd.NodeError{Node: "10.0.0.1:6379", Err: errors.New("timeout")})
+	}
+	eng.inspect = func(context.Context, string) (lockd.LockInfo, error) {
+		return lockd.LockInfo{}, lockd.ErrStoreUnavailable
+	}
+	srv := newServer(t, eng, httpapi.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))), httpapi.WithClock(clock))
+	extend := func() {
+		t.Helper()
+		wantError(t, send(t, srv, "POST", "/v1/locks/a/extend", `{"lease":"0123456789abcdef0123456789abcdef"}`), http.StatusServiceUnavailable, lockd.CodeQuorumUnavailable, "")
+	}
+	warnings := func(t *testing.T, msg string) []map[string]any {
+		t.Helper()
+		var got []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			if m["msg"] == msg {
+				got = append(got, m)
+			}
+		}
+		return got
+	}
+	const flood = 50
+	for range flood {
+		extend()
+	}
+	wantError(t, send(t, srv, "GET", "/v1/locks/a", ""), http.StatusServiceUnavailable, lockd.CodeStoreUnavailable, "")
+	quorum := warnings(t, "lockd: quorum unavailable")
+	if len(quorum) != 1 || quorum[0]["suppressed"] != 0.0 {
+		t.Fatalf("after %d failures in one instant got %d quorum warnings %v, want 1 with suppressed 0", flood, len(quorum), quorum)
+	}
+	if store := warnings(t, "lockd: store unavailable"); len(store) != 1 {
+		t.Errorf("got %d store warnings, want 1: codes are limited apart", len(store))
+	}
+	advance(999 * time.Millisecond)
+	extend()
+	if got := len(warnings(t, "lockd: quorum unavailable")); got != 1 {
+		t.Errorf("within the second got %d warnings, want still 1", got)
+	}
+	advance(time.Millisecond)
+	extend()
+	quorum = warnings(t, "lockd: quorum unavailable")
+	if len(quorum) != 2 || quorum[1]["suppressed"] != float64(flood) {
+		t.Errorf("a second later got %v, want a second warning with suppressed %d", quorum, flood)
 	}
 }
 
