@@ -1,19 +1,27 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/cli"
+)
+
+// Default listen addresses. Dev mode keeps no state worth sharing and
+// has no authentication, so by default only this machine can reach it.
+const (
+	devAddr   = "127.0.0.1:3000"
+	redisAddr = ":3000"
 )
 
 // config is what the flags and their environment twins decide.
 type config struct {
+	// addr is where to listen; addrDefaulted says it was not given.
 	addr            string
+	addrDefaulted   bool
 	redis           []string
 	logFormat       string
 	logLevel        slog.Level
@@ -33,7 +41,7 @@ var command = cli.Command{
 dev mode: one process, state in memory, lost on exit.
 `,
 	Settings: []cli.Setting{
-		{Flag: "addr", Env: "LOCKD_ADDR", Default: ":3000", Usage: "address to listen on, host:port"},
+		{Flag: "addr", Env: "LOCKD_ADDR", Usage: "address to listen on, host:port; none means " + devAddr + " in dev mode (loopback only) and " + redisAddr + " in Redis mode"},
 		{Flag: "redis", Env: "LOCKD_REDIS", Usage: "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
 		{Flag: "node-timeout", Env: "LOCKD_NODE_TIMEOUT", Default: "200ms", Usage: "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
 		{Flag: "mongo", Env: "LOCKD_MONGO_URI", Usage: "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
@@ -70,9 +78,6 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		values[k] = &v
 	}
 	cfg := config{addr: *values["addr"], logFormat: *values["log-format"]}
-	if cfg.addr == "" {
-		return config{}, usageErrorf("--addr (LOCKD_ADDR) is empty")
-	}
 	if r := strings.TrimSpace(*values["redis"]); r != "" {
 		for _, a := range strings.Split(r, ",") {
 			a = strings.TrimSpace(a)
@@ -80,6 +85,12 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 				return config{}, usageErrorf("--redis (LOCKD_REDIS) %q has an empty address", r)
 			}
 			cfg.redis = append(cfg.redis, a)
+		}
+	}
+	if cfg.addr == "" {
+		cfg.addr, cfg.addrDefaulted = devAddr, true
+		if len(cfg.redis) > 0 {
+			cfg.addr = redisAddr
 		}
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
@@ -114,8 +125,7 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 	cfg.retention = ret
 	cfg.instance = *values["instance"]
 	if cfg.instance == "" {
-		host, _ := os.Hostname()
-		cfg.instance = fmt.Sprintf("%s-%d", host, os.Getpid())
+		cfg.instance = lockd.DefaultInstance()
 	}
 	return cfg, nil
 }

@@ -22,7 +22,9 @@ import (
 var version = ""
 
 // Limits of the HTTP server. There is no ReadTimeout or WriteTimeout: an
-// acquire may wait up to lockd.MaxWait, and httpapi bounds body reads.
+// acquire may wait up to lockd.MaxWait, and httpapi bounds body reads and
+// the writing of each answer (httpapi.DefaultWriteTimeout, plus a waiting
+// acquire's wait).
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -33,6 +35,9 @@ const (
 )
 
 const devModeWarning = "dev mode: not highly available, state is lost on exit"
+
+// quorumNodes is the fewest Redis nodes that survive the loss of one.
+const quorumNodes = 3
 
 func main() { cli.Main("lockd", run) }
 
@@ -52,7 +57,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	log := cli.NewLogger(cfg.logFormat, cfg.logLevel, stderr)
 	if len(cfg.redis) == 0 {
-		log.Warn(devModeWarning)
+		log.Warn(devModeWarning+"; "+listenNote(cfg), slog.String("addr", cfg.addr))
+	} else if len(cfg.redis) < quorumNodes {
+		log.Warn("fewer than 3 Redis nodes: a quorum needs all of them, so losing any one stops locking; run 3 or more, an odd number",
+			slog.Int("nodes", len(cfg.redis)))
 	}
 	b, err := newEngine(ctx, cfg, log)
 	if err != nil {
@@ -95,6 +103,33 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("mode", mode), slog.String("version", buildVersion()))
 	return cli.Serve(ctx, srv, ln, log, cfg.shutdownTimeout, cancelGrace)
+}
+
+// listenNote says where dev mode listens, and whether only this machine
+// can reach it.
+func listenNote(cfg config) string {
+	note := "listening on " + cfg.addr
+	if isLoopback(cfg.addr) {
+		note += ", loopback only"
+	}
+	if cfg.addrDefaulted {
+		note += " (--addr to change)"
+	}
+	return note
+}
+
+// isLoopback reports whether addr's host is a loopback address or
+// localhost.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // buildVersion is the version set at build time, else the module version

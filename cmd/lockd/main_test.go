@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -166,8 +167,10 @@ func TestFirstLogLineWarnsOfDevMode(t *testing.T) {
 				t.Fatalf("run: %v", err)
 			}
 			first, _, _ := strings.Cut(logs.String(), "\n")
-			if !strings.Contains(first, "dev mode: not highly available, state is lost on exit") {
-				t.Errorf("got first log line %q, want the dev mode warning", first)
+			for _, want := range []string{"dev mode: not highly available, state is lost on exit", "listening on 127.0.0.1:0, loopback only"} {
+				if !strings.Contains(first, want) {
+					t.Errorf("got first log line %q, want it to say %q", first, want)
+				}
 			}
 		})
 	}
@@ -218,7 +221,10 @@ func TestConfig(t *testing.T) {
 		env  map[string]string
 		want config
 	}{
-		{"Defaults", nil, nil, config{addr: ":3000", logFormat: "text", shutdownTimeout: 10 * time.Second}},
+		{"Defaults", nil, nil, config{addr: "127.0.0.1:3000", addrDefaulted: true, logFormat: "text", shutdownTimeout: 10 * time.Second}},
+		{"RedisModeDefaultAddr", []string{"--redis", "r1:6379,r2:6379,r3:6379"}, nil,
+			config{addr: ":3000", addrDefaulted: true, redis: []string{"r1:6379", "r2:6379", "r3:6379"}, logFormat: "text", shutdownTimeout: 10 * time.Second}},
+		{"DevModeAddrOverride", []string{"--addr", ":3000"}, nil, config{addr: ":3000", logFormat: "text", shutdownTimeout: 10 * time.Second}},
 		{"Env", nil, map[string]string{
 			"LOCKD_ADDR": "127.0.0.1:4000", "LOCKD_REDIS": "r1:6379, r2:6379,r3:6379", "LOCKD_LOG_FORMAT": "json",
 			"LOCKD_LOG_LEVEL": "debug", "LOCKD_SHUTDOWN_TIMEOUT": "3s",
@@ -234,7 +240,7 @@ func TestConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.addr != tt.want.addr || strings.Join(got.redis, ",") != strings.Join(tt.want.redis, ",") || got.logFormat != tt.want.logFormat ||
+			if got.addr != tt.want.addr || got.addrDefaulted != tt.want.addrDefaulted || strings.Join(got.redis, ",") != strings.Join(tt.want.redis, ",") || got.logFormat != tt.want.logFormat ||
 				got.logLevel != tt.want.logLevel || got.shutdownTimeout != tt.want.shutdownTimeout {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
@@ -250,7 +256,6 @@ func TestBadConfig(t *testing.T) {
 	}{
 		{"UnknownFlag", []string{"--bogus"}, nil},
 		{"Positional", []string{"serve"}, nil},
-		{"EmptyAddr", []string{"--addr", ""}, nil},
 		{"LogFormat", []string{"--log-format", "xml"}, nil},
 		{"LogFormatEnv", nil, map[string]string{"LOCKD_LOG_FORMAT": "xml"}},
 		{"LogLevel", []string{"--log-level", "loud"}, nil},
@@ -301,6 +306,32 @@ func TestRunRedisMode(t *testing.T) {
 	if err := s.stop(t); err != nil {
 		t.Errorf("run: got %v, want a clean stop", err)
 	}
+	if strings.Contains(s.logs.String(), "fewer than 3 Redis nodes") {
+		t.Errorf("warned of too few nodes with 3; logs:\n%s", s.logs)
+	}
+}
+
+// TestFewRedisNodesWarns checks that Redis mode with fewer than 3 nodes,
+// where a quorum is every node, says so in the log.
+func TestFewRedisNodesWarns(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			nodes := testenv.StartRedis(t, n)
+			s := start(t, "--redis", strings.Join(testenv.Addrs(nodes), ","))
+			var warned bool
+			for _, line := range logLines(t, s.logs.String()) {
+				if strings.HasPrefix(fmt.Sprint(line["msg"]), "fewer than 3 Redis nodes") && line["level"] == "WARN" && line["nodes"] == float64(n) {
+					warned = true
+				}
+			}
+			if !warned {
+				t.Errorf("no warning of %d nodes; logs:\n%s", n, s.logs)
+			}
+			if err := s.stop(t); err != nil {
+				t.Errorf("run: got %v, want a clean stop", err)
+			}
+		})
+	}
 }
 
 func get(t *testing.T, url string) (int, map[string]any) {
@@ -337,7 +368,8 @@ func TestAddrInUse(t *testing.T) {
 }
 
 // TestShutdownEndsWaits checks that an acquire waiting past the shutdown
-// timeout is ended (answered 409) and run still returns nil promptly.
+// timeout is ended, answered 503 unavailable (retry on another lockd, not
+// lock_held), and run still returns nil promptly.
 func TestShutdownEndsWaits(t *testing.T) {
 	s := start(t, "--shutdown-timeout", "300ms")
 	base := "http://" + s.addr
@@ -346,6 +378,7 @@ func TestShutdownEndsWaits(t *testing.T) {
 	}
 	type answer struct {
 		status int
+		code   any
 		err    error
 	}
 	waiting := make(chan answer, 1)
@@ -355,8 +388,12 @@ func TestShutdownEndsWaits(t *testing.T) {
 			waiting <- answer{err: err}
 			return
 		}
-		resp.Body.Close()
-		waiting <- answer{status: resp.StatusCode}
+		defer resp.Body.Close()
+		var body struct {
+			Error map[string]any `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		waiting <- answer{status: resp.StatusCode, code: body.Error["code"], err: err}
 	}()
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
@@ -368,8 +405,8 @@ func TestShutdownEndsWaits(t *testing.T) {
 	}
 	select {
 	case a := <-waiting:
-		if a.err != nil || a.status != http.StatusConflict {
-			t.Errorf("waiting acquire got %d, %v; want 409", a.status, a.err)
+		if a.err != nil || a.status != http.StatusServiceUnavailable || a.code != lockd.CodeUnavailable {
+			t.Errorf("waiting acquire got %d %v, %v; want 503 %s", a.status, a.code, a.err, lockd.CodeUnavailable)
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("waiting acquire never answered")

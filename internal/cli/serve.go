@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/lockd/lockd"
 )
 
 // NewLogger returns a logger writing text or, for format "json", JSON
@@ -24,12 +26,13 @@ func NewLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 // Serve serves srv on ln until ctx ends, then shuts down gracefully: it
 // stops accepting and lets in-flight requests finish within shutdown; past
 // that it cancels their contexts (which Serve owns, through srv's
-// BaseContext) and gives them grace more to answer before closing what is
-// left. srv's ErrorLog goes to log. Serve returns nil after a clean
-// shutdown and the serving error otherwise.
+// BaseContext) with lockd.ErrUnavailable as the cause, so that handlers can
+// tell their clients to retry elsewhere, and gives them grace more to
+// answer before closing what is left. srv's ErrorLog goes to log. Serve
+// returns nil after a clean shutdown and the serving error otherwise.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Logger, shutdown, grace time.Duration) error {
-	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRequests()
+	reqCtx, cancelRequests := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelRequests(lockd.ErrUnavailable)
 	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	served := make(chan error, 1)
@@ -47,7 +50,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log *slog.Log
 		// Long waits are the usual stragglers: end them so their clients
 		// get an answer rather than a cut connection.
 		log.Warn("shutdown timeout passed; cancelling in-flight requests", slog.Any("err", err))
-		cancelRequests()
+		cancelRequests(lockd.ErrUnavailable)
 		graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
 		defer cancelGrace()
 		if err := srv.Shutdown(graceCtx); err != nil {
