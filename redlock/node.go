@@ -243,6 +243,10 @@ func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (a
 	}
 	start := time.Now()
 	c, err := n.get(ctx)
+	if b := n.blocked.Load(); err == nil && b != nil {
+		// The dial just found out what the node is (a duplicate, say).
+		return nil, *b
+	}
 	if err == nil {
 		var v any
 		v, err = s.lua.Exec(ctx, c, keys, args).ToAny()
