@@ -5,8 +5,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -40,61 +43,92 @@ var (
 
 // node is one independent Redis master as the algorithm sees it. eval runs
 // a script and returns its reply decoded to int64, string, nil or []any.
-// Tests wrap a real node in one that fails on demand.
+// check is the readiness probe: the node answers, may vote, and takes
+// writes. Tests wrap a real node in one that fails on demand.
 type node interface {
 	addr() string
 	eval(ctx context.Context, s *script, keys, args []string) (any, error)
-	ping(ctx context.Context) error
+	check(ctx context.Context) error
 	close()
 }
-
-// redisNode talks to one Redis server through rueidis, whose automatic
-// pipelining lets concurrent calls share round trips. The client is made
-// on first use and again after a failed dial, so lockd starts, and keeps
-// serving, while a minority of nodes is down.
-type redisNode struct {
-	address string
-	opt     rueidis.ClientOption
-
-	mu       sync.Mutex
-	client   rueidis.Client
-	closed   bool
-	dialing  chan struct{} // non-nil while a dial is under way; closed when it ends
-	lastErr  error         // the last dial's failure
-	lastFail time.Time     // when it failed; no redial within redialAfter
-}
-
-// redialAfter spaces dials to a node that is down, so a dead node costs
-// callers a fast failure rather than a dial each.
-const redialAfter = 100 * time.Millisecond
 
 var (
 	errNodeClosed = errors.New("redlock: node closed")
 	errDialing    = errors.New("redlock: connecting to node")
+	// errNodeDown is a fast failure: the node stopped answering, and
+	// calls fail at once until a probe sees it back.
+	errNodeDown = errors.New("redlock: node down, failing fast until a probe sees it back")
+	// errRefused is a node that answers but may not vote: its eviction
+	// policy, or it is another node's server.
+	errRefused = errors.New("redlock: node refused")
 )
 
-func newRedisNode(address string, cfg *config) *redisNode {
-	return &redisNode{
-		address: address,
-		opt: rueidis.ClientOption{
-			InitAddress:       []string{address},
-			ForceSingleClient: true,
-			DisableCache:      true,
-			DisableRetry:      true,
-			Dialer:            net.Dialer{Timeout: cfg.dialTimeout, KeepAlive: time.Second},
-			ConnWriteTimeout:  cfg.connTimeout,
-			ClientName:        "lockd",
-			MaxFlushDelay:     cfg.flushDelay,
-		},
+// redisNode talks to one Redis server through rueidis, whose automatic
+// pipelining lets concurrent calls share round trips. The client is made
+// on first use, so lockd starts, and keeps serving, while a minority of
+// nodes is down.
+//
+// A node that fails a call for want of an answer (a timeout, a refused or
+// broken connection; not an error reply) is marked down: calls fail at
+// once, and one probe goroutine pings it every probe interval until it
+// answers. A node whose maxmemory-policy can evict keys, or that is the
+// same server as another node, is refused the same way until that changes.
+// Each change of state is logged once.
+type redisNode struct {
+	address string
+	index   int
+	cfg     *config
+	reg     *registry
+	opt     rueidis.ClientOption
+
+	// blocked is why calls fail at once (down, refused, duplicate), or nil
+	// when the node may vote.
+	blocked atomic.Pointer[error]
+
+	mu      sync.Mutex
+	client  rueidis.Client
+	closed  bool
+	dialing chan struct{} // non-nil while a dial is under way; closed when it ends
+	lastErr error         // the last dial's failure
+	probing bool          // a probe goroutine runs
+	runID   string
+	policy  string
+	stop    chan struct{} // closed by close, ends the probe
+}
+
+// newRedisNodes returns the nodes at addrs, sharing one registry that
+// tells when two addresses reach the same server.
+func newRedisNodes(addrs []string, cfg *config) []*redisNode {
+	reg := &registry{ids: make([]string, len(addrs))}
+	out := make([]*redisNode, len(addrs))
+	for i, a := range addrs {
+		out[i] = &redisNode{
+			address: a,
+			index:   i,
+			cfg:     cfg,
+			reg:     reg,
+			stop:    make(chan struct{}),
+			opt: rueidis.ClientOption{
+				InitAddress:       []string{a},
+				ForceSingleClient: true,
+				DisableCache:      true,
+				DisableRetry:      true,
+				Dialer:            net.Dialer{Timeout: cfg.dialTimeout, KeepAlive: time.Second},
+				ConnWriteTimeout:  cfg.connTimeout,
+				ClientName:        "lockd",
+				MaxFlushDelay:     cfg.flushDelay,
+			},
+		}
+		reg.nodes = append(reg.nodes, out[i])
 	}
+	return out
 }
 
 func (n *redisNode) addr() string { return n.address }
 
 // get returns the client, dialling if there is none yet. Callers that
 // arrive during a dial wait for it (as long as their context allows), so a
-// burst of first calls does not fail; after a failed dial, callers fail
-// fast with its error until redialAfter has passed.
+// burst of first calls does not fail.
 func (n *redisNode) get(ctx context.Context) (rueidis.Client, error) {
 	for {
 		n.mu.Lock()
@@ -111,14 +145,17 @@ func (n *redisNode) get(ctx context.Context) (rueidis.Client, error) {
 			n.mu.Unlock()
 			select {
 			case <-wait:
-				continue
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: %w", errDialing, ctx.Err())
 			}
-		case n.lastErr != nil && time.Since(n.lastFail) < redialAfter:
-			err := n.lastErr
+			n.mu.Lock()
+			if n.client == nil && n.lastErr != nil {
+				err := n.lastErr
+				n.mu.Unlock()
+				return nil, err
+			}
 			n.mu.Unlock()
-			return nil, err
+			continue
 		}
 		n.dialing = make(chan struct{})
 		n.mu.Unlock()
@@ -128,16 +165,25 @@ func (n *redisNode) get(ctx context.Context) (rueidis.Client, error) {
 	}
 }
 
-// dial makes the client and wakes the callers waiting for it.
+// dial makes the client, reads what the node is (run_id, eviction policy),
+// and wakes the callers waiting for it.
 func (n *redisNode) dial() {
 	c, err := rueidis.NewClient(n.opt)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.dialTimeout)
+		err = n.identify(ctx, c)
+		cancel()
+		if err != nil {
+			c.Close()
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	close(n.dialing)
 	n.dialing = nil
 	switch {
 	case err != nil:
-		n.lastErr, n.lastFail = err, time.Now()
+		n.lastErr = err
 	case n.closed:
 		c.Close()
 	default:
@@ -146,32 +192,276 @@ func (n *redisNode) dial() {
 	}
 }
 
-func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (any, error) {
-	c, err := n.get(ctx)
+// identify reads the node's run_id and maxmemory_policy, and refuses it a
+// vote when the policy can evict lock keys or another node is the same
+// server.
+func (n *redisNode) identify(ctx context.Context, c rueidis.Client) error {
+	text, err := c.Do(ctx, c.B().Info().Section("server", "memory").Build()).ToString()
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("reading INFO: %w", err)
 	}
-	v, err := s.lua.Exec(ctx, c, keys, args).ToAny()
-	if rueidis.IsRedisNil(err) {
-		return nil, nil
+	info := parseInfo(text)
+	runID, policy := info["run_id"], info["maxmemory_policy"]
+	if runID == "" {
+		return fmt.Errorf("INFO has no run_id")
 	}
-	return v, err
+	n.mu.Lock()
+	n.runID, n.policy = runID, policy
+	n.mu.Unlock()
+	n.reg.update()
+	return nil
 }
 
-func (n *redisNode) ping(ctx context.Context) error {
+func parseInfo(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// refusal is why the node may not vote for what it is, or nil.
+func (n *redisNode) refusal() error {
+	n.mu.Lock()
+	runID, policy := n.runID, n.policy
+	n.mu.Unlock()
+	if policy != "" && policy != "noeviction" && !n.cfg.allowEviction {
+		return fmt.Errorf("%w: maxmemory-policy is %s, which can evict lock keys and grant a held lock again; set it to noeviction (or allow eviction explicitly)", errRefused, policy)
+	}
+	if dup := n.reg.duplicateOf(n.index); dup != "" {
+		return fmt.Errorf("%w: same Redis server (run_id %s) as node %s; one server gets one vote", errRefused, runID, dup)
+	}
+	return nil
+}
+
+func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (any, error) {
+	if b := n.blocked.Load(); b != nil {
+		return nil, *b
+	}
+	start := time.Now()
+	c, err := n.get(ctx)
+	if b := n.blocked.Load(); err == nil && b != nil {
+		// The dial just found out what the node is (a duplicate, say).
+		return nil, *b
+	}
+	if err == nil {
+		var v any
+		v, err = s.lua.Exec(ctx, c, keys, args).ToAny()
+		if err == nil || rueidis.IsRedisNil(err) {
+			return v, nil
+		}
+	}
+	if n.unreachable(ctx, start, err) {
+		n.suspect()
+	}
+	return nil, err
+}
+
+// unreachable reports whether err means the node did not answer: not an
+// error reply, and not a timeout much shorter than the node timeout (a
+// short lease's call), which a loaded but healthy node can miss.
+func (n *redisNode) unreachable(ctx context.Context, start time.Time, err error) bool {
+	var re *rueidis.RedisError
+	if errors.As(err, &re) || errors.Is(err, errNodeClosed) || errors.Is(err, errRefused) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		d, ok := ctx.Deadline()
+		return ok && d.Sub(start) >= n.cfg.nodeTimeout*9/10
+	}
+	return true
+}
+
+// suspect starts the probe, which checks the node at once: a broken
+// connection that redials is not a node down, but one that does not answer
+// the probe is, and calls then fail fast until it answers again.
+func (n *redisNode) suspect() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.probing || n.closed {
+		return
+	}
+	n.probing = true
+	go n.probe()
+}
+
+// setBlocked records why the node may not vote (nil: it may) and logs each
+// change of state once; while it is blocked, the probe runs.
+func (n *redisNode) setBlocked(err error) {
+	var old *error
+	if err == nil {
+		old = n.blocked.Swap(nil)
+	} else {
+		old = n.blocked.Swap(&err)
+	}
+	log := n.cfg.log.With(slog.String("node", n.address))
+	switch {
+	case err == nil && old != nil:
+		log.Info("redis node counted in quorums again")
+	case err != nil && (old == nil || kind(*old) != kind(err)):
+		log.Warn("redis node not counted in quorums", slog.Any("why", err))
+	}
+	if err != nil {
+		n.suspect()
+	}
+}
+
+// kind names a state, so that one is logged once whatever its cause's
+// text.
+func kind(err error) string {
+	if errors.Is(err, errNodeDown) {
+		return "down"
+	}
+	return err.Error()
+}
+
+// isDown reports whether the node is marked down.
+func (n *redisNode) isDown() bool {
+	b := n.blocked.Load()
+	return b != nil && errors.Is(*b, errNodeDown)
+}
+
+// probe checks the node at once, then every probe interval, until it may
+// vote again. A node that fails two checks in a row is marked down (the
+// first failure may be a connection the restarted node broke, which the
+// client redials at once).
+func (n *redisNode) probe() {
+	t := time.NewTicker(n.cfg.probeInterval)
+	defer t.Stop()
+	wait, failures := false, 0
+	for {
+		if wait {
+			select {
+			case <-n.stop:
+				return
+			case <-t.C:
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.nodeTimeout)
+		err := n.reachable(ctx)
+		cancel()
+		if err != nil {
+			failures++
+			if wait = failures > 1; wait {
+				n.setBlocked(fmt.Errorf("%w: %w", errNodeDown, err))
+			}
+			continue
+		}
+		failures = 0
+		if err := n.refusal(); err != nil {
+			n.setBlocked(err)
+			wait = true
+			continue
+		}
+		n.mu.Lock()
+		n.probing = false
+		n.mu.Unlock()
+		n.setBlocked(nil)
+		return
+	}
+}
+
+// reachable reaches the node (dialling it when needed) and refreshes what
+// it is.
+func (n *redisNode) reachable(ctx context.Context) error {
 	c, err := n.get(ctx)
 	if err != nil {
 		return err
 	}
-	return c.Do(ctx, c.B().Ping().Build()).Error()
+	return n.identify(ctx, c)
+}
+
+// check is the readiness probe: the node answers, may vote, and takes a
+// write (a full node under noeviction, or a read-only replica, does not).
+func (n *redisNode) check(ctx context.Context) error {
+	start := time.Now()
+	if err := n.reachable(ctx); err != nil {
+		if n.unreachable(ctx, start, err) {
+			n.suspect()
+		}
+		return err
+	}
+	if err := n.refusal(); err != nil {
+		return err
+	}
+	c, err := n.get(ctx)
+	if err != nil {
+		return err
+	}
+	key := n.cfg.prefix + "ready"
+	if err := c.Do(ctx, c.B().Set().Key(key).Value("1").Px(5*time.Second).Build()).Error(); err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	if n.blocked.Load() != nil {
+		n.setBlocked(nil)
+	}
+	return nil
 }
 
 func (n *redisNode) close() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
 	n.closed = true
+	close(n.stop)
 	if n.client != nil {
 		n.client.Close()
 		n.client = nil
 	}
+}
+
+// registry knows every node's run_id, to tell when two addresses reach the
+// same server.
+type registry struct {
+	mu    sync.Mutex
+	nodes []*redisNode
+	ids   []string
+}
+
+// update re-reads the nodes' run_ids, then blocks the nodes that may not
+// vote and unblocks those that may again (a node that is down stays down
+// until its probe sees it back).
+func (r *registry) update() {
+	ids := make([]string, len(r.nodes))
+	for i, n := range r.nodes {
+		n.mu.Lock()
+		ids[i] = n.runID
+		n.mu.Unlock()
+	}
+	r.mu.Lock()
+	copy(r.ids, ids)
+	r.mu.Unlock()
+	for _, n := range r.nodes {
+		if n.isDown() {
+			continue
+		}
+		err := n.refusal()
+		switch cur := n.blocked.Load(); {
+		case err != nil:
+			n.setBlocked(err)
+		case cur != nil:
+			n.setBlocked(nil)
+		}
+	}
+}
+
+// duplicateOf returns the address of an earlier node with the same run_id
+// as node i, or "".
+func (r *registry) duplicateOf(i int) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ids[i] == "" {
+		return ""
+	}
+	for j := 0; j < i; j++ {
+		if r.ids[j] == r.ids[i] {
+			return r.nodes[j].address
+		}
+	}
+	return ""
 }

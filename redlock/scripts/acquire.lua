@@ -2,13 +2,14 @@
 -- KEYS[1] lock hash, KEYS[2] the node's fence counter (one for every lock).
 -- ARGV[1] lease, ARGV[2] owner, ARGV[3] ttl in ms, ARGV[4] metadata ('' for
 -- none), ARGV[5] '1' when the owner label may release the lock, ARGV[6] '1'
--- when fences are minted elsewhere (a store), so the counter is not one.
+-- when fences are minted elsewhere (a store), so the counter is not one,
+-- ARGV[7] the attempt's tag (see release.lua).
 -- Returns {2, counter} when the lock was free: it is now ours, and the
 -- counter was incremented (our provisional fence, stored with the lease
 -- unless fences are minted elsewhere);
 -- {1, fence, counter, metadata} when this lease already holds it (a retried
--- acquire): its TTL is refreshed and its metadata replaced when ARGV[4] is
--- not '';
+-- acquire): its TTL is refreshed, its metadata replaced when ARGV[4] is not
+-- '', and the entry tagged with this attempt;
 -- {0, owner, pttl} when another lease holds it.
 local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta')
 if cur[1] then
@@ -18,7 +19,7 @@ if cur[1] then
     if ARGV[4] ~= '' then
       meta = ARGV[4]
     end
-    redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta)
+    redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta, 'att', ARGV[7])
     return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta}
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
@@ -28,6 +29,6 @@ local f = c
 if ARGV[6] == '1' then
   f = 0
 end
-redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', f, 'ttl', ARGV[3], 'meta', ARGV[4], 'byowner', ARGV[5])
+redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', f, 'ttl', ARGV[3], 'meta', ARGV[4], 'byowner', ARGV[5], 'att', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {2, c}

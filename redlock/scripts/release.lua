@@ -2,8 +2,11 @@
 -- never touched.
 -- KEYS[1] lock hash. ARGV[1] lease, or '' to match by owner: then ARGV[2]
 -- is the owner, and only a lock acquired with release by owner matches.
+-- ARGV[3], when not '', is an attempt's tag: only that attempt's write is
+-- deleted (the cleanup of a failed attempt must not delete what a later
+-- attempt with the same lease wrote).
 -- Returns {owner, fence} when it deleted the lock, else nil.
-local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner')
+local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner', 'att')
 if not v[1] then
   return false
 end
@@ -12,6 +15,10 @@ if ARGV[1] ~= '' then
     return false
   end
 elseif v[2] ~= ARGV[2] or v[4] ~= '1' then
+  return false
+end
+local att = ARGV[3] or ''
+if att ~= '' and v[5] ~= att then
   return false
 end
 redis.call('DEL', KEYS[1])

@@ -118,7 +118,8 @@ func (l *lockdLocker) cycle(ctx context.Context, key, owner string, wait time.Du
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	return l.e.Release(rctx, key, lease.ID)
+	_, err = l.e.Release(rctx, key, lease.ID)
+	return err
 }
 
 func (l *lockdLocker) close() { _ = l.e.Close() }

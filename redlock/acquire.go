@@ -1,0 +1,384 @@
+package redlock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// Acquire grants the lock to opts.Owner under opts.Lease (a fresh lease
+// when empty) when a quorum of nodes agrees within the lease's validity
+// (TTL - elapsed - drift, drift = TTL/100 + 2ms), retrying with jittered
+// backoff for up to opts.Wait while someone else holds it. An acquire with
+// the lease that already holds the lock on a quorum is a retry: it
+// refreshes the TTL and returns the same fence.
+//
+// Each new grant carries a fence: the largest fence counter among the
+// granting nodes (after their increment), written back to a quorum before
+// the grant is returned. Any later grant reads a counter at least this
+// large from one node of its own quorum, so fences grow strictly for as
+// long as a majority of nodes keep their data. A node restarted empty while
+// others are down can break that; durable fences are the job of a store.
+//
+// Acquire answers as soon as the outcome is decided: a node that is slow or
+// paused does not hold it up once a quorum agreed, or refused. Its late
+// write is ours: it gets the grant's fence, or the failed attempt's
+// cleanup.
+//
+// Acquire returns *lockd.NotObtainedError (ErrNotObtained) when someone else
+// holds the lock past the wait; ErrQuorumUnavailable (wrapping each
+// *lockd.NodeError) when too few nodes agreed because the others failed or
+// answered too slowly; *lockd.ArgumentError for bad input. When ctx ends a
+// wait, the last attempt's error is joined with ctx.Err(). A failed attempt
+// deletes its lease from every node, including nodes that seemed to fail.
+func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
+	opts, err := opts.Prepare(name)
+	if err != nil {
+		return lockd.Lease{}, err
+	}
+	deadline := time.Now().Add(opts.Wait)
+	var last error // the last attempt that ran to its end
+	for attempt := 0; ; attempt++ {
+		lease, err := e.tryAcquire(ctx, name, opts)
+		if err == nil {
+			return lease, nil
+		}
+		if ctx.Err() != nil {
+			// The context cut this attempt short; the one before, if any,
+			// is the real cause.
+			if last == nil {
+				last = err
+			}
+			return lockd.Lease{}, errors.Join(last, ctx.Err())
+		}
+		last = err
+		if !errors.Is(err, lockd.ErrNotObtained) && !errors.Is(err, lockd.ErrQuorumUnavailable) {
+			return lockd.Lease{}, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return lockd.Lease{}, err
+		}
+		pause := e.backoff(attempt)
+		var held *lockd.NotObtainedError
+		if errors.As(err, &held) && held.Holder != nil {
+			if d := time.Until(held.Holder.ExpiresAt); d < pause {
+				pause = max(d, time.Millisecond)
+			}
+		}
+		t := time.NewTimer(min(pause, left))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			// The last attempt's error is the real cause: lock_held, or
+			// too few nodes answering.
+			return lockd.Lease{}, errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+// backoff returns a jittered pause in [d/2, d] where d doubles from
+// retryMin to retryMax with each attempt.
+func (e *Engine) backoff(attempt int) time.Duration {
+	d := e.cfg.retryMin << min(attempt, 20)
+	if d > e.cfg.retryMax || d <= 0 {
+		d = e.cfg.retryMax
+	}
+	return d/2 + mrand.N(d/2+1)
+}
+
+// Node answers to the acquire script.
+const (
+	statusHeld = 0 // another lease holds the lock
+	statusSame = 1 // this lease already holds it (a retry)
+	statusNew  = 2 // it was free and is now ours
+)
+
+type acquireReply struct {
+	status  int64
+	fence   int64  // the fence stored with our lease (statusSame); 0 when none
+	counter int64  // the node's fence counter (after increment for statusNew)
+	owner   string // the other holder (statusHeld)
+	pttl    int64  // the other holder's remaining ms (statusHeld)
+	meta    string // our lease's stored metadata (statusSame)
+}
+
+func parseAcquire(v any) (acquireReply, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) < 2 {
+		return acquireReply{}, fmt.Errorf("acquire: unexpected reply %v", v)
+	}
+	r := acquireReply{status: toInt(a[0])}
+	switch {
+	case r.status == statusNew:
+		r.counter = toInt(a[1])
+	case r.status == statusSame && len(a) >= 4:
+		r.fence, r.counter, r.meta = toInt(a[1]), toInt(a[2]), toStr(a[3])
+	case r.status == statusHeld && len(a) >= 3:
+		r.owner, r.pttl = toStr(a[1]), toInt(a[2])
+	default:
+		return r, fmt.Errorf("acquire: unexpected reply %v", v)
+	}
+	return r, nil
+}
+
+// grantsOK says whether a node's reply to the acquire script is a yes.
+func grantsOK(r reply) bool {
+	a := fields(r)
+	return len(a) > 0 && toInt(a[0]) != statusHeld
+}
+
+// newAttempt returns a random tag for one attempt, stored with its writes,
+// so that the cleanup of a failed attempt never deletes what a later
+// attempt with the same lease wrote.
+func newAttempt() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
+}
+
+// tryAcquire makes one attempt: the acquire round, then, when the granting
+// nodes do not already store one fence, a commit round.
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
+	start := time.Now()
+	keys := []string{e.lockKey(name), e.fenceKey()}
+	timeout := e.callTimeout(opts.TTL)
+	id, att := opts.Lease, newAttempt()
+	replies, late := e.round(ctx, timeout, nil, acquireScript, keys, []string{
+		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
+		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att,
+	}, e.acquireDecided)
+
+	parsed := make([]acquireReply, len(replies))
+	yes := 0
+	for i := range replies {
+		if replies[i].err != nil {
+			continue
+		}
+		p, err := parseAcquire(replies[i].v)
+		if err != nil {
+			replies[i].err = &lockd.NodeError{Node: e.nodes[i].addr(), Err: err}
+			continue
+		}
+		parsed[i] = p
+		if p.status != statusHeld {
+			yes++
+		}
+	}
+	fail := func(err error) (lockd.Lease, error) {
+		e.cleanup(name, id, att, timeout, replies, late)
+		return lockd.Lease{}, err
+	}
+	if yes < e.quorum {
+		answered := count(replies, isAnswer)
+		err := e.quorumError("agreed", yes, replies)
+		if answered >= e.quorum {
+			err = &lockd.NotObtainedError{Name: name, Holder: e.holder(parsed, replies, start)}
+		}
+		if yes == 0 && answered == len(replies) {
+			// Every node answered held: nothing was written anywhere.
+			return lockd.Lease{}, err
+		}
+		return fail(err)
+	}
+
+	fence, needCommit := e.choose(parsed, replies)
+	meta := opts.Metadata
+	if meta == nil {
+		meta = storedMeta(parsed, replies)
+	}
+	expires := start.Add(opts.TTL - drift(opts.TTL))
+	if fence == 0 {
+		// A new grant under a store: its fence comes from the store, within
+		// validity, so fences are minted in the order grants are made.
+		mctx, cancel := context.WithDeadline(ctx, expires)
+		f, err := e.cfg.minter.MintFence(mctx, lockd.Lease{
+			Name: name, Owner: opts.Owner, ID: id, TTL: opts.TTL,
+			AcquiredAt: start, ExpiresAt: expires, Metadata: meta,
+		})
+		cancel()
+		if err != nil {
+			if !errors.Is(err, lockd.ErrStoreUnavailable) {
+				err = fmt.Errorf("%w: %w", lockd.ErrStoreUnavailable, err)
+			}
+			return fail(err)
+		}
+		fence, needCommit = f, true
+	}
+	fenceArg := strconv.FormatInt(fence, 10)
+
+	if needCommit {
+		committed := func(r reply) bool { return r.err == nil && toInt(r.v) == 1 }
+		commits, lateCommits := e.round(ctx, timeout, replies, commitScript, keys, []string{id, fenceArg}, e.quorumOrImpossible(committed))
+		e.later(lateCommits, func(int, reply) {})
+		if ok := count(commits, committed); ok < e.quorum {
+			return fail(e.quorumError("confirmed the fence", ok, commits))
+		}
+	}
+	if !time.Now().Before(expires) {
+		return fail(fmt.Errorf("%w: nodes answered after the lease's validity (%v) ran out",
+			lockd.ErrQuorumUnavailable, opts.TTL-drift(opts.TTL)))
+	}
+	// A node that says yes after the grant holds our lease with its own
+	// provisional fence: give it the grant's.
+	e.later(late, func(i int, r reply) {
+		if !grantsOK(r) {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		call(cctx, e.nodes[i], commitScript, keys, []string{id, fenceArg})
+	})
+	return lockd.Lease{
+		Name:       name,
+		Owner:      opts.Owner,
+		ID:         id,
+		Fence:      fence,
+		TTL:        opts.TTL,
+		AcquiredAt: start,
+		ExpiresAt:  expires,
+		Metadata:   meta,
+	}, nil
+}
+
+// acquireDecided decides an acquire round once a quorum said yes, or once
+// that is out of reach and it is known whether a quorum answered (lock
+// held) or not (quorum unavailable).
+func (e *Engine) acquireDecided(replies []reply) bool {
+	yes, answered, pending := count(replies, grantsOK), count(replies, isAnswer), count(replies, isPending)
+	return yes >= e.quorum ||
+		yes+pending < e.quorum && (answered >= e.quorum || answered+pending < e.quorum)
+}
+
+// cleanup deletes a failed attempt's writes from every node, on its own
+// context (the caller's may be what ended the attempt), bounded by
+// timeout. It returns once a quorum of the nodes that have answered the
+// attempt deleted them, so the lock is free again when the acquire
+// answers. A node whose answer to the attempt is still to come gets the
+// delete once it comes, so the delete never overtakes the write.
+func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []reply, late stragglers) {
+	keys, args := []string{e.lockKey(name)}, []string{id, "", att}
+	only := make([]reply, len(attempt))
+	for i, r := range attempt {
+		if isPending(r) {
+			only[i].err = r.err
+		}
+	}
+	_, lateDeletes := e.round(context.Background(), timeout, only, releaseScript, keys, args, e.quorumOrImpossible(isAnswer))
+	e.later(lateDeletes, func(int, reply) {})
+	e.later(late, func(i int, _ reply) {
+		cctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		call(cctx, e.nodes[i], releaseScript, keys, args)
+	})
+}
+
+// choose decides the fence of a grant from the nodes that said yes, and
+// whether a commit round must follow. A fence of 0 means a store must mint
+// one.
+//
+// When a quorum holds our lease with one fence F, a grant of this lease
+// with F was already made: a store's grant stores no fence until its
+// commit, and without a store, one counter value on a quorum is a grant
+// (a later grant's quorum shares a node with it). The acquire is a retry,
+// and F stands. Otherwise the grant is new: its fence is above every
+// counter the granting nodes reported, or a store mints it. The commit
+// round is skipped only when every granting node already stores the chosen
+// fence.
+func (e *Engine) choose(parsed []acquireReply, replies []reply) (fence int64, needCommit bool) {
+	yes := func(i int) bool { return replies[i].err == nil && parsed[i].status != statusHeld }
+	var same []int64
+	for i, p := range parsed {
+		if yes(i) && p.status == statusSame && p.fence > 0 {
+			same = append(same, p.fence)
+		}
+	}
+	if f := mostCommon(same); f > 0 {
+		n := 0
+		for _, v := range same {
+			if v == f {
+				n++
+			}
+		}
+		if n >= e.quorum {
+			fence = f
+		}
+	}
+	if fence == 0 && e.cfg.minter == nil {
+		for i, p := range parsed {
+			switch {
+			case !yes(i):
+			case p.status == statusNew:
+				fence = max(fence, p.counter)
+			default:
+				fence = max(fence, p.counter+1)
+			}
+		}
+	}
+	for i, p := range parsed {
+		stored := p.fence
+		if p.status == statusNew && e.cfg.minter == nil {
+			stored = p.counter
+		}
+		if yes(i) && stored != fence {
+			needCommit = true
+		}
+	}
+	return fence, needCommit || fence == 0
+}
+
+// storedMeta returns the metadata our lease already has on the granting
+// nodes (a retry that gives none keeps it), or nil.
+func storedMeta(parsed []acquireReply, replies []reply) json.RawMessage {
+	for i, p := range parsed {
+		if replies[i].err == nil && p.status == statusSame && p.meta != "" {
+			return json.RawMessage(p.meta)
+		}
+	}
+	return nil
+}
+
+// holder names the other owner from the nodes that refused, with the time
+// its lease runs out on a quorum of them when known.
+func (e *Engine) holder(parsed []acquireReply, replies []reply, start time.Time) *lockd.Holder {
+	votes := map[string][]int64{}
+	for i, p := range parsed {
+		if replies[i].err == nil && p.status == statusHeld {
+			votes[p.owner] = append(votes[p.owner], p.pttl)
+		}
+	}
+	var best string
+	for o, v := range votes {
+		if best == "" || len(v) > len(votes[best]) || len(v) == len(votes[best]) && o < best {
+			best = o
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	return &lockd.Holder{Owner: best, ExpiresAt: quorumExpiry(votes[best], e.quorum, start)}
+}
+
+// quorumExpiry returns when fewer than a quorum of the nodes whose
+// remaining lifetimes (ms) are given still hold a lease: the quorum-th
+// largest, or the smallest when fewer nodes report.
+func quorumExpiry(pttls []int64, quorum int, from time.Time) time.Time {
+	ms := slices.Clone(pttls)
+	slices.Sort(ms)
+	slices.Reverse(ms)
+	k := min(quorum, len(ms)) - 1
+	if k < 0 || ms[k] < 0 {
+		return time.Time{}
+	}
+	return from.Add(time.Duration(ms[k]) * time.Millisecond)
+}

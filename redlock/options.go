@@ -1,0 +1,134 @@
+package redlock
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// Defaults of the options.
+const (
+	// DefaultNodeTimeout bounds each call to one node. Calls on a lease
+	// with a short TTL use at most a third of the TTL instead.
+	DefaultNodeTimeout = 200 * time.Millisecond
+	// DefaultRetryMin is the first pause between attempts of a waiting
+	// acquire; pauses double up to DefaultRetryMax, with jitter.
+	DefaultRetryMin = 5 * time.Millisecond
+	// DefaultRetryMax caps the pause between attempts of a waiting acquire.
+	DefaultRetryMax = 200 * time.Millisecond
+	// DefaultKeyPrefix starts every Redis key lockd writes.
+	DefaultKeyPrefix = "lockd:"
+	// DefaultDialTimeout bounds connecting to a node.
+	DefaultDialTimeout = time.Second
+	// DefaultConnTimeout closes a connection whose replies stall this long.
+	DefaultConnTimeout = 3 * time.Second
+	// DefaultMaxFlushDelay is how long a node's connection may wait after a
+	// write to gather more pipelined commands; see WithMaxFlushDelay.
+	DefaultMaxFlushDelay = 20 * time.Microsecond
+	// DefaultProbeInterval is how often a node that is down (or refused) is
+	// probed until it is back; see WithProbeInterval.
+	DefaultProbeInterval = 100 * time.Millisecond
+)
+
+type config struct {
+	nodeTimeout        time.Duration
+	retryMin, retryMax time.Duration
+	prefix             string
+	dialTimeout        time.Duration
+	connTimeout        time.Duration
+	minter             lockd.FenceMinter
+	flushDelay         time.Duration
+	probeInterval      time.Duration
+	allowEviction      bool
+	log                *slog.Logger
+}
+
+// Option configures an Engine.
+type Option func(*config)
+
+// WithNodeTimeout bounds each call to one node. The default is
+// DefaultNodeTimeout. Keep it small next to lease TTLs: validity is
+// TTL - elapsed - drift.
+func WithNodeTimeout(d time.Duration) Option { return func(c *config) { c.nodeTimeout = d } }
+
+// WithRetryDelay sets the first and the largest pause between attempts of a
+// waiting acquire. The defaults are DefaultRetryMin and DefaultRetryMax.
+func WithRetryDelay(first, largest time.Duration) Option {
+	return func(c *config) { c.retryMin, c.retryMax = first, largest }
+}
+
+// WithKeyPrefix sets the prefix of the Redis keys lockd writes. The default
+// is DefaultKeyPrefix.
+func WithKeyPrefix(p string) Option { return func(c *config) { c.prefix = p } }
+
+// WithDialTimeout bounds connecting to a node. The default is
+// DefaultDialTimeout.
+func WithDialTimeout(d time.Duration) Option { return func(c *config) { c.dialTimeout = d } }
+
+// WithMaxFlushDelay lets each node's connection wait up to d after a write
+// to gather more pipelined commands into the next one: fewer system calls
+// under load, at up to d more latency per call. The default is
+// DefaultMaxFlushDelay; 0 flushes at once.
+func WithMaxFlushDelay(d time.Duration) Option { return func(c *config) { c.flushDelay = d } }
+
+// WithProbeInterval sets how often a node that stopped answering is probed
+// until it answers again; calls to it fail at once in between. The default
+// is DefaultProbeInterval.
+func WithProbeInterval(d time.Duration) Option { return func(c *config) { c.probeInterval = d } }
+
+// WithAllowEviction counts nodes whose maxmemory-policy can evict keys
+// (anything but noeviction). Such a node can drop a held lock under memory
+// pressure and grant it again, so by default it gets no vote until its
+// policy is noeviction. Use it only where memory can never run out.
+func WithAllowEviction(allow bool) Option { return func(c *config) { c.allowEviction = allow } }
+
+// WithLogger sets where node state changes are logged (down, back up,
+// refused for its eviction policy, a duplicate of another node), once per
+// change. nil discards them. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.log = l
+	}
+}
+
+// WithFenceMinter makes every new grant take its fence from m (MongoDB, in
+// lockd) instead of the Redis counters, so fences survive the loss of every
+// Redis node. The mint happens after a quorum agreed and must finish within
+// the lease's validity; if it fails, the grant is released and Acquire
+// fails closed with m's error (lockd.ErrStoreUnavailable). The default is
+// no minter: fences come from the Redis counters.
+func WithFenceMinter(m lockd.FenceMinter) Option { return func(c *config) { c.minter = m } }
+
+func newConfig(opts []Option) (config, error) {
+	cfg := config{
+		nodeTimeout:   DefaultNodeTimeout,
+		retryMin:      DefaultRetryMin,
+		retryMax:      DefaultRetryMax,
+		prefix:        DefaultKeyPrefix,
+		dialTimeout:   DefaultDialTimeout,
+		connTimeout:   DefaultConnTimeout,
+		flushDelay:    DefaultMaxFlushDelay,
+		probeInterval: DefaultProbeInterval,
+		log:           slog.Default(),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch {
+	case cfg.nodeTimeout <= 0:
+		return cfg, &lockd.ArgumentError{Field: "node_timeout", Reason: "must be positive"}
+	case cfg.retryMin <= 0 || cfg.retryMax < cfg.retryMin:
+		return cfg, &lockd.ArgumentError{Field: "retry_delay", Reason: "needs 0 < first <= largest"}
+	case cfg.dialTimeout <= 0:
+		return cfg, &lockd.ArgumentError{Field: "dial_timeout", Reason: "must be positive"}
+	case cfg.flushDelay < 0 || cfg.flushDelay > time.Millisecond:
+		return cfg, &lockd.ArgumentError{Field: "max_flush_delay", Reason: "must be in [0, 1ms]"}
+	case cfg.probeInterval <= 0:
+		return cfg, &lockd.ArgumentError{Field: "probe_interval", Reason: "must be positive"}
+	}
+	return cfg, nil
+}
