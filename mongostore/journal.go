@@ -74,56 +74,6 @@ func (d eventDoc) event() lockd.Event {
 	}
 }
 
-// Record queues ev for the journal writer and returns; an event without
-// At gets the current time and one without Instance gets the Store's. When
-// the queue is full Record waits for room until ctx ends. An event that
-// cannot be queued (ctx ended first, or the Store is closing) is counted
-// by Dropped and logged at Error with its content.
-func (s *Store) Record(ctx context.Context, ev lockd.Event) {
-	if ev.At.IsZero() {
-		ev.At = time.Now()
-	}
-	if ev.Instance == "" {
-		ev.Instance = s.cfg.instance
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		s.drop(ev, errClosed)
-		return
-	}
-	select { // room in the queue wins over a context that already ended
-	case s.queue <- ev:
-		return
-	default:
-	}
-	select {
-	case s.queue <- ev:
-	case <-ctx.Done():
-		s.drop(ev, fmt.Errorf("journal queue full (%d events): %w", cap(s.queue), context.Cause(ctx)))
-	case <-s.closing:
-		s.drop(ev, errClosed)
-	}
-}
-
-// drop counts ev as not written and logs it with its content, so that the
-// journal can be completed from the log.
-func (s *Store) drop(ev lockd.Event, why error) {
-	s.dropped.Add(1)
-	s.log.Error("mongostore: journal event not written",
-		slog.Any("err", why),
-		slog.String("kind", string(ev.Kind)),
-		slog.String("name", ev.Name),
-		slog.String("owner", ev.Owner),
-		slog.String("lease", ev.LeaseID),
-		slog.Int64("fence", ev.Fence),
-		slog.String("instance", ev.Instance),
-		slog.Time("at", ev.At),
-		slog.Time("expires_at", ev.ExpiresAt),
-		slog.String("holder", ev.Holder),
-	)
-}
-
 // run is the journal writer: it takes events off the queue in order, in
 // batches, and writes each batch until it succeeds. After Close it writes
 // what is left and returns.

@@ -58,8 +58,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithQueueSize sets how many journal events may wait to be written while
-// MongoDB is slow or away; Record waits for room beyond that. The default
-// is DefaultQueueSize.
+// MongoDB is slow or away; Record drops, counts and logs events beyond
+// that. The default is DefaultQueueSize.
 func WithQueueSize(n int) Option { return func(c *config) { c.queueSize = n } }
 
 // WithOpTimeout bounds each operation on MongoDB, including each attempt

@@ -19,10 +19,11 @@
 // returned only once MongoDB confirmed it, and a failed mint may leave a
 // gap but never a repeat. The journal is written behind the lock path: one
 // writer goroutine drains a bounded queue in order, in batches, retrying
-// while MongoDB is away; events already written are not written twice. An
-// event that cannot be written in the end (full queue past its context,
-// Close before it was flushed) is counted by Dropped and logged at Error
-// with its content; none is dropped silently. The lock records' expiry and
+// while MongoDB is away; events already written are not written twice.
+// Record never waits: an event that finds the queue full is dropped rather
+// than delay a grant. An event that cannot be written (full queue, Close
+// before it was flushed) is counted by Dropped and logged at Error, in
+// rate-limited lines when Record dropped it; none is dropped silently. The lock records' expiry and
 // release times are written by the same writer, so they trail the journal
 // queue.
 //
@@ -85,10 +86,9 @@ type Store struct {
 	// mu is held for reading while Record puts an event on the queue and
 	// for writing while Close sets closed, so that once closed is set no
 	// event can join the queue and the writer can drain it to the end.
-	mu      sync.RWMutex
-	closed  bool
-	closing chan struct{} // closed when Close begins; wakes Records waiting for room
-	drain   chan struct{} // closed once closed is set; the writer flushes and exits
+	mu     sync.RWMutex
+	closed bool
+	drain  chan struct{} // closed once closed is set; the writer flushes and exits
 
 	// wctx bounds the writer's operations: it ends when Close's context
 	// does. abandoned is how many events the writer gave up on at Close.
@@ -100,6 +100,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	dropped   atomic.Int64
+	drops     dropLog
 }
 
 // New connects to the MongoDB at uri, creates the indexes it needs (or
@@ -125,7 +126,6 @@ func New(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 		client:     client,
 		db:         client.Database(cfg.database),
 		queue:      make(chan lockd.Event, cfg.queueSize),
-		closing:    make(chan struct{}),
 		drain:      make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
@@ -177,9 +177,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Dropped returns how many journal events were counted as not written:
-// their queue stayed full until their Record's context ended, they were
-// recorded after Close began, MongoDB rejected them, or Close ended before
-// they were flushed. Each was logged at Error with its content.
+// Record found the queue full, they were recorded after Close began,
+// MongoDB rejected them, or Close ended before they were flushed. All were
+// logged at Error: the last two one line each, with their content; those
+// Record dropped in lines of at most one a second (see Record).
 func (s *Store) Dropped() int64 { return s.dropped.Load() }
 
 // Close stops accepting journal events, writes those still queued (waiting
@@ -189,7 +190,6 @@ func (s *Store) Dropped() int64 { return s.dropped.Load() }
 // ctx's error. Closing twice returns the first Close's result.
 func (s *Store) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
-		close(s.closing)
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
@@ -198,6 +198,7 @@ func (s *Store) Close(ctx context.Context) error {
 		<-s.writerDone
 		stop()
 		s.wcancel()
+		s.flushDrops()
 		if s.abandoned > 0 {
 			s.closeErr = fmt.Errorf("%w: %d journal events not written at close: %w",
 				lockd.ErrStoreUnavailable, s.abandoned, context.Cause(ctx))
