@@ -44,7 +44,8 @@ type EventKind string
 
 // Kinds of journal events.
 const (
-	// EventAcquired is a new grant, or a same-owner re-acquire.
+	// EventAcquired is a new grant, or a retried acquire with the lease
+	// that holds the lock.
 	EventAcquired EventKind = "acquired"
 	// EventExtended is a successful extend.
 	EventExtended EventKind = "extended"

@@ -227,8 +227,8 @@ func (s *Store) updateRecords(batch []eventDoc) error {
 // nil. Every update names the grant, by its lease or, for a release by
 // owner (which knows no lease), by its fence, so an old event cannot touch
 // a later holder's record. EventAcquired's record was written by
-// MintFence; its update here only matters for a re-acquire, which does not
-// mint.
+// MintFence; its update here only matters for a retried acquire (same
+// lease), which does not mint.
 func recordUpdate(d eventDoc) mongo.WriteModel {
 	filter := bson.D{{Key: "_id", Value: d.Name}}
 	switch {
