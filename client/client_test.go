@@ -232,6 +232,7 @@ func TestServerErrors(t *testing.T) {
 		{"UnknownCode", 404, `{"error":{"code":"not_found","message":"no route"}}`, lockd.ErrInternal},
 		{"ErrQuorumUnavailable", 503, `{"error":{"code":"quorum_unavailable","message":"lockd: quorum unavailable"}}`, lockd.ErrQuorumUnavailable},
 		{"ErrLost", 409, `{"error":{"code":"lock_lost","message":"lockd: lock lost"}}`, lockd.ErrLost},
+		{"ErrUnavailable", 503, `{"error":{"code":"unavailable","message":"lockd: unavailable"}}`, lockd.ErrUnavailable},
 		{"ErrInvalidArgumentNoField", 400, `{"error":{"code":"invalid_argument","message":"bad"}}`, lockd.ErrInvalidArgument},
 		{"Unreadable2xx", 200, `{"name":`, lockd.ErrInternal},
 		{"Huge2xx", 200, `{"name":"` + strings.Repeat("x", 1<<20) + `"}`, lockd.ErrInternal},
@@ -242,7 +243,7 @@ func TestServerErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("got %v, want %v", err, tt.want)
 			}
-			for _, other := range []error{lockd.ErrInternal, lockd.ErrQuorumUnavailable, lockd.ErrLost, lockd.ErrInvalidArgument, lockd.ErrNotObtained, lockd.ErrNotHeld} {
+			for _, other := range []error{lockd.ErrInternal, lockd.ErrQuorumUnavailable, lockd.ErrUnavailable, lockd.ErrLost, lockd.ErrInvalidArgument, lockd.ErrNotObtained, lockd.ErrNotHeld} {
 				if other != tt.want && errors.Is(err, other) {
 					t.Errorf("got %v, which also matches %v", err, other)
 				}

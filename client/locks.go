@@ -65,11 +65,13 @@ func Metadata(v any) AcquireOption {
 // Acquire takes the lock name and returns a handle on the lease.
 //
 // It returns *lockd.NotObtainedError (matching lockd.ErrNotObtained) when
-// someone else holds the lock past the wait, joined with ctx.Err() when ctx
-// ended first; *lockd.ArgumentError for bad input; lockd.ErrQuorumUnavailable
-// when the server's engine could not reach a quorum; an error wrapping
-// lockd.ErrInternal for a server failure; and a wrapped transport error
-// when the server could not be reached.
+// another lease holds the lock past the wait, joined with ctx.Err() when
+// ctx ended first; *lockd.ArgumentError for bad input;
+// lockd.ErrQuorumUnavailable when the server's engine could not reach a
+// quorum; lockd.ErrUnavailable when the server is shutting down (nothing
+// was granted: retry on another lockd); an error wrapping lockd.ErrInternal
+// for a server failure; and a wrapped transport error when the server could
+// not be reached.
 //
 // Each call sends a fresh lease value (lockd.NewLeaseID) and so is a new
 // holder: an Acquire of a lock that the same Client, or the same owner,
