@@ -12,16 +12,20 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
 
 	"github.com/lockd/lockd/internal/redisproc"
 )
@@ -105,6 +109,16 @@ func (r *Redis) start() error {
 		if err := m.StartAddr(r.Addr()); err != nil {
 			return err
 		}
+		// miniredis's INFO knows no server or memory section; lockd reads
+		// run_id and maxmemory_policy there. miniredis never evicts.
+		runID := randomRunID()
+		m.Server().SetPreHook(func(c *server.Peer, cmd string, args ...string) bool {
+			if !strings.EqualFold(cmd, "INFO") || len(args) == 0 {
+				return false
+			}
+			c.WriteBulk("# Server\r\nrun_id:" + runID + "\r\n# Memory\r\nmaxmemory_policy:noeviction\r\n")
+			return true
+		})
 		r.mini = m
 		r.clockDone = make(chan struct{})
 		go runClock(m, r.clockDone)
@@ -116,6 +130,14 @@ func (r *Redis) start() error {
 	}
 	r.proc = p
 	return nil
+}
+
+// randomRunID makes a run_id for a fallback server, 40 hex digits like
+// Redis's own.
+func randomRunID() string {
+	var b [20]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	return hex.EncodeToString(b[:])
 }
 
 // miniredisTick is how often the fallback server's clock is moved on.
