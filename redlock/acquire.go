@@ -2,8 +2,6 @@ package redlock
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,11 +138,9 @@ func grantsOK(r reply) bool {
 
 // newAttempt returns a random tag for one attempt, stored with its writes,
 // so that the cleanup of a failed attempt never deletes what a later
-// attempt with the same lease wrote.
+// attempt with the same lease wrote. It needs to be unique, not secret.
 func newAttempt() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
-	return hex.EncodeToString(b[:])
+	return strconv.FormatUint(mrand.Uint64(), 36)
 }
 
 // tryAcquire makes one attempt: the acquire round, then, when the granting
@@ -184,10 +180,6 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		err := e.quorumError("agreed", yes, replies)
 		if answered >= e.quorum {
 			err = &lockd.NotObtainedError{Name: name, Holder: e.holder(parsed, replies, start)}
-		}
-		if yes == 0 && answered == len(replies) {
-			// Every node answered held: nothing was written anywhere.
-			return lockd.Lease{}, err
 		}
 		return fail(err)
 	}
@@ -260,23 +252,32 @@ func (e *Engine) acquireDecided(replies []reply) bool {
 		yes+pending < e.quorum && (answered >= e.quorum || answered+pending < e.quorum)
 }
 
-// cleanup deletes a failed attempt's writes from every node, on its own
-// context (the caller's may be what ended the attempt), bounded by
-// timeout. It returns once a quorum of the nodes that have answered the
-// attempt deleted them, so the lock is free again when the acquire
-// answers. A node whose answer to the attempt is still to come gets the
-// delete once it comes, so the delete never overtakes the write.
+// cleanup deletes a failed attempt's writes, on its own context (the
+// caller's may be what ended the attempt), bounded by timeout: from the
+// nodes that said yes or failed (a failed node's reply may have been lost
+// after the write), and from a node still to answer once it answers yes or
+// fails, so the delete never overtakes the write. It returns once a quorum
+// of the nodes asked deleted them, so the lock is free again when the
+// acquire answers; nodes that said held wrote nothing and are not asked.
 func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []reply, late stragglers) {
 	keys, args := []string{e.lockKey(name)}, []string{id, "", att}
 	only := make([]reply, len(attempt))
+	asked := 0
 	for i, r := range attempt {
-		if isPending(r) {
-			only[i].err = r.err
+		if isPending(r) || r.err == nil && !grantsOK(r) {
+			only[i].err = errSkipped
+			continue
 		}
+		asked++
 	}
-	_, lateDeletes := e.round(context.Background(), timeout, only, releaseScript, keys, args, e.quorumOrImpossible(isAnswer))
-	e.later(lateDeletes, func(int, reply) {})
-	e.later(late, func(i int, _ reply) {
+	if asked > 0 {
+		_, lateDeletes := e.round(context.Background(), timeout, only, releaseScript, keys, args, e.quorumOrImpossible(isAnswer))
+		e.later(lateDeletes, func(int, reply) {})
+	}
+	e.later(late, func(i int, r reply) {
+		if r.err == nil && !grantsOK(r) {
+			return
+		}
 		cctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		call(cctx, e.nodes[i], releaseScript, keys, args)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockd/lockd"
@@ -23,6 +25,81 @@ var (
 	// errSkipped marks a node a round was not sent to.
 	errSkipped = errors.New("not asked in this round")
 )
+
+// minGrace is the least a round waits, once decided, for nodes still to
+// answer: healthy nodes on a loaded machine answer a few milliseconds
+// apart, and a round that leaves one behind sends more work after it. A
+// node marked down fails at once, so this is paid only until then.
+const minGrace = 2 * time.Millisecond
+
+// ticket is one call of a round: done closes when it ends; held says it
+// was left running when the round answered, and holds back later calls.
+type ticket struct {
+	done chan struct{}
+	held atomic.Bool
+}
+
+// gate orders this engine's calls on one key to one node after the calls
+// left running by earlier rounds.
+type gate struct {
+	n  atomic.Int32 // calls held; the common case, none, takes no lock
+	mu sync.Mutex
+	m  map[string][]chan struct{}
+}
+
+// add holds back later calls on key until done closes; a call already
+// ended holds nothing.
+func (g *gate) add(key string, done chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-done:
+		return
+	default:
+	}
+	if g.m == nil {
+		g.m = map[string][]chan struct{}{}
+	}
+	g.m[key] = append(g.m[key], done)
+	g.n.Add(1)
+}
+
+// remove drops an ended call.
+func (g *gate) remove(key string, done chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	list := g.m[key]
+	for j, c := range list {
+		if c == done {
+			list = append(list[:j], list[j+1:]...)
+			g.n.Add(-1)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(g.m, key)
+	} else {
+		g.m[key] = list
+	}
+}
+
+// wait waits for the calls held on key, within ctx.
+func (g *gate) wait(ctx context.Context, key string) error {
+	if g.n.Load() == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	list := append([]chan struct{}(nil), g.m[key]...)
+	g.mu.Unlock()
+	for _, c := range list {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
 
 // nodeReply is a reply with the index of its node.
 type nodeReply struct {
@@ -56,7 +133,6 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 	n := len(e.nodes)
 	out := make([]reply, n)
 	ch := make(chan nodeReply, n)
-	callCtx := context.WithoutCancel(ctx)
 	sent := 0
 	for i, nd := range e.nodes {
 		if only != nil && only[i].err != nil {
@@ -65,11 +141,57 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 		}
 		out[i] = reply{err: &lockd.NodeError{Node: nd.addr(), Err: errPending}}
 		sent++
+	}
+	// One context for the round's calls, apart from ctx's cancellation;
+	// the last call to finish cancels it.
+	var calls struct {
+		ctx     context.Context
+		cancel  context.CancelFunc
+		running atomic.Int32
+	}
+	calls.ctx, calls.cancel = context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	calls.running.Store(int32(sent))
+	var key string
+	if len(keys) > 0 {
+		key = keys[0]
+	}
+	tickets := make([]ticket, n)
+	for i, nd := range e.nodes {
+		if only != nil && only[i].err != nil {
+			continue
+		}
+		tk := &tickets[i]
+		tk.done = make(chan struct{})
 		e.spawn(func() {
-			cctx, cancel := context.WithTimeout(callCtx, timeout)
-			defer cancel()
-			ch <- nodeReply{i, call(cctx, nd, s, keys, args)}
+			r := reply{err: &lockd.NodeError{Node: nd.addr(), Err: fmt.Errorf("%s: %w", s.name, errPending)}}
+			if err := e.gates[i].wait(calls.ctx, key); err != nil {
+				r.err = &lockd.NodeError{Node: nd.addr(), Err: fmt.Errorf("%s: waiting for an earlier call on this key: %w", s.name, err)}
+			} else {
+				r = call(calls.ctx, nd, s, keys, args)
+			}
+			close(tk.done)
+			if tk.held.Load() {
+				e.gates[i].remove(key, tk.done)
+			}
+			if calls.running.Add(-1) == 0 {
+				calls.cancel()
+			}
+			ch <- nodeReply{i, r}
 		})
+	}
+	// A call still running when the round answers holds back later calls
+	// on the same key to its node, so that this engine's next call on a
+	// lock (a release after an acquire) never overtakes it.
+	hold := func() {
+		for i, r := range out {
+			if isPending(r) {
+				tickets[i].held.Store(true)
+				e.gates[i].add(key, tickets[i].done)
+			}
+		}
+	}
+	if sent == 0 {
+		calls.cancel()
 	}
 	start := time.Now()
 	var grace <-chan time.Time
@@ -80,13 +202,15 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 			out[nr.i] = nr.r
 			got++
 			if grace == nil && got < sent && done(out) {
-				t := time.NewTimer(min(time.Since(start), timeout))
+				t := time.NewTimer(min(max(time.Since(start), minGrace), timeout))
 				defer t.Stop()
 				grace = t.C
 			}
 		case <-grace:
+			hold()
 			return out, stragglers{ch: ch, n: sent - got}
 		case <-ctx.Done():
+			hold()
 			return out, stragglers{ch: ch, n: sent - got}
 		}
 	}

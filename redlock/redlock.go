@@ -27,6 +27,8 @@ type Engine struct {
 	quorum int
 	cfg    config
 
+	gates []gate // one per node
+
 	mu     sync.Mutex
 	closed bool
 	bg     sync.WaitGroup // calls and clean-ups still running after their verb answered
@@ -61,6 +63,7 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 		e.nodes = append(e.nodes, n)
 	}
 	e.quorum = len(e.nodes)/2 + 1
+	e.gates = make([]gate, len(e.nodes))
 	return e, nil
 }
 
@@ -71,7 +74,7 @@ func newWithNodes(nodes []node, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg}, nil
+	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg, gates: make([]gate, len(nodes))}, nil
 }
 
 // Quorum returns how many nodes must agree: N/2+1.

@@ -27,6 +27,7 @@ type config struct {
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 	nodeTimeout     time.Duration
+	allowEviction   bool
 	mongoURI        string
 	mongoDB         string
 	retention       time.Duration
@@ -44,6 +45,7 @@ dev mode: one process, state in memory, lost on exit.
 		{Flag: "addr", Env: "LOCKD_ADDR", Usage: "address to listen on, host:port; none means " + devAddr + " in dev mode (loopback only) and " + redisAddr + " in Redis mode"},
 		{Flag: "redis", Env: "LOCKD_REDIS", Usage: "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
 		{Flag: "node-timeout", Env: "LOCKD_NODE_TIMEOUT", Default: "200ms", Usage: "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
+		{Flag: "redis-allow-eviction", Env: "LOCKD_REDIS_ALLOW_EVICTION", Bool: true, Default: "false", Usage: "Redis mode: count nodes whose maxmemory-policy can evict keys (anything but noeviction); such a node can drop a held lock and grant it again, so they get no vote unless this is set"},
 		{Flag: "mongo", Env: "LOCKD_MONGO_URI", Usage: "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
 		{Flag: "mongo-db", Env: "LOCKD_MONGO_DB", Default: "lockd", Usage: "MongoDB database"},
 		{Flag: "journal-retention", Env: "LOCKD_JOURNAL_RETENTION", Default: "168h", Usage: "how long journal events are kept (whole seconds)"},
@@ -113,6 +115,12 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		return config{}, usageErrorf("--node-timeout (LOCKD_NODE_TIMEOUT) %q: want a positive duration like 200ms", *values["node-timeout"])
 	}
 	cfg.nodeTimeout = nt
+	switch v := *values["redis-allow-eviction"]; v {
+	case "true", "false":
+		cfg.allowEviction = v == "true"
+	default:
+		return config{}, usageErrorf("--redis-allow-eviction (LOCKD_REDIS_ALLOW_EVICTION) %q: want true or false", v)
+	}
 	cfg.mongoURI = strings.TrimSpace(*values["mongo"])
 	cfg.mongoDB = *values["mongo-db"]
 	if cfg.mongoDB == "" {

@@ -52,7 +52,11 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 		}
 		b.engine, b.mode = memlock.New(opts...), httpapi.ModeDev
 	} else {
-		opts := []redlock.Option{redlock.WithNodeTimeout(cfg.nodeTimeout)}
+		opts := []redlock.Option{
+			redlock.WithNodeTimeout(cfg.nodeTimeout),
+			redlock.WithAllowEviction(cfg.allowEviction),
+			redlock.WithLogger(log),
+		}
 		if store != nil {
 			opts = append(opts, redlock.WithFenceMinter(store))
 		}

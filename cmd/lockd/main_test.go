@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -413,5 +414,50 @@ func TestShutdownEndsWaits(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), "cancelling in-flight requests") {
 		t.Errorf("no warning about cancelled requests; logs:\n%s", s.logs)
+	}
+}
+
+// TestEvictingNodeNotCounted gives one of three nodes an eviction policy:
+// lockd logs that it does not count it and /readyz names the policy; with
+// --redis-allow-eviction it counts.
+func TestEvictingNodeNotCounted(t *testing.T) {
+	nodes := testenv.StartRedis(t, 3)
+	if !testenv.Real() {
+		t.Skip("miniredis has no maxmemory-policy; install redis-server to run this test")
+	}
+	cmd := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", strings.Split(nodes[2].Addr(), ":")[1], "CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli: %v: %s", err, out)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		counted bool
+	}{
+		{"Refused", nil, false},
+		{"Allowed", []string{"--redis-allow-eviction"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := start(t, append([]string{"--redis", strings.Join(testenv.Addrs(nodes), ",")}, tc.args...)...)
+			code, body := get(t, "http://"+s.addr+"/readyz")
+			if code != http.StatusOK {
+				t.Fatalf("readyz: got %d %v, want 200 (two nodes suffice)", code, body)
+			}
+			list, _ := body["nodes"].([]any)
+			if len(list) != 3 {
+				t.Fatalf("readyz nodes: %v", body)
+			}
+			third, _ := list[2].(map[string]any)
+			if ok := third["ok"] == true; ok != tc.counted || !tc.counted && !strings.Contains(fmt.Sprint(third["error"]), "maxmemory-policy is allkeys-lru") {
+				t.Errorf("third node in readyz: %v, want counted=%v", third, tc.counted)
+			}
+			logged := strings.Contains(s.logs.String(), "maxmemory-policy is allkeys-lru")
+			if err := s.stop(t); err != nil {
+				t.Errorf("run: %v", err)
+			}
+			if logged == tc.counted {
+				t.Errorf("log names the policy: %v, want %v; logs:\n%s", logged, !tc.counted, s.logs)
+			}
+		})
 	}
 }
