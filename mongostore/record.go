@@ -124,13 +124,14 @@ func (s *Store) drop(ev lockd.Event, why error) {
 	s.log.Error("mongostore: journal event not written", append([]any{slog.Any("err", why)}, eventAttrs(ev)...)...)
 }
 
-// eventAttrs returns ev's content as log attributes.
+// eventAttrs returns ev's content as log attributes, but for its lease
+// value: that proves ownership of a lock that may still be held, and logs
+// travel further than the journal (name and fence tell the grant).
 func eventAttrs(ev lockd.Event) []any {
 	return []any{
 		slog.String("kind", string(ev.Kind)),
 		slog.String("name", ev.Name),
 		slog.String("owner", ev.Owner),
-		slog.String("lease", ev.LeaseID),
 		slog.Int64("fence", ev.Fence),
 		slog.String("instance", ev.Instance),
 		slog.Time("at", ev.At),

@@ -191,8 +191,11 @@ func TestJournalDropped(t *testing.T) {
 		t.Fatalf("got Dropped() = %d, want 1", recorded)
 	}
 	out := logs.String()
-	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "owner=owner-") || !strings.Contains(out, "lease=") {
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "owner=owner-") || !strings.Contains(out, "fence=") {
 		t.Errorf("got log %q, want an Error line with the dropped event's content", out)
+	}
+	if strings.Contains(out, "lease=") {
+		t.Errorf("got log %q, want no lease values: they prove ownership", out)
 	}
 
 	err := closeQuickly(s)

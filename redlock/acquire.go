@@ -223,7 +223,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	}
 	// A node that says yes after the grant holds our lease with its own
 	// provisional fence: give it the grant's.
-	e.later(late, func(i int, r reply) {
+	e.followUp(replies, late, keys[0], func(i int, r reply) {
 		if !grantsOK(r) {
 			return
 		}
@@ -257,8 +257,9 @@ func (e *Engine) acquireDecided(replies []reply) bool {
 // nodes that said yes or failed (a failed node's reply may have been lost
 // after the write), and from a node still to answer once it answers yes or
 // fails, so the delete never overtakes the write. It returns once a quorum
-// of the nodes asked deleted them, so the lock is free again when the
-// acquire answers; nodes that said held wrote nothing and are not asked.
+// of the nodes asked (or all of them, when fewer) deleted them, so the lock
+// is free again when the acquire answers; nodes that said held wrote
+// nothing and are not asked.
 func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []reply, late stragglers) {
 	keys, args := []string{e.lockKey(name)}, []string{id, "", att}
 	only := make([]reply, len(attempt))
@@ -271,10 +272,13 @@ func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []
 		asked++
 	}
 	if asked > 0 {
-		_, lateDeletes := e.round(context.Background(), timeout, only, releaseScript, keys, args, e.quorumOrImpossible(isAnswer))
+		enough := min(asked, e.quorum)
+		_, lateDeletes := e.round(context.Background(), timeout, only, releaseScript, keys, args, func(replies []reply) bool {
+			return count(replies, isAnswer) >= enough
+		})
 		e.later(lateDeletes, func(int, reply) {})
 	}
-	e.later(late, func(i int, r reply) {
+	e.followUp(attempt, late, keys[0], func(i int, r reply) {
 		if r.err == nil && !grantsOK(r) {
 			return
 		}

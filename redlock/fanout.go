@@ -231,6 +231,30 @@ func (e *Engine) later(st stragglers, f func(i int, r reply)) {
 	})
 }
 
+// followUp runs f for each straggler of a round once it answers, and until
+// f returns holds back this engine's later calls on key to that node: a
+// write that answers late gets its follow-up (the grant's fence, a failed
+// attempt's delete) before anything after it on that lock.
+func (e *Engine) followUp(replies []reply, late stragglers, key string, f func(i int, r reply)) {
+	if late.n == 0 {
+		return
+	}
+	holds := make([]chan struct{}, len(replies))
+	for i, r := range replies {
+		if isPending(r) {
+			holds[i] = make(chan struct{})
+			e.gates[i].add(key, holds[i])
+		}
+	}
+	e.later(late, func(i int, r reply) {
+		defer func() {
+			close(holds[i])
+			e.gates[i].remove(key, holds[i])
+		}()
+		f(i, r)
+	})
+}
+
 func call(ctx context.Context, n node, s *script, keys, args []string) reply {
 	v, err := n.eval(ctx, s, keys, args)
 	if err != nil {

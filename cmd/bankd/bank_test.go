@@ -181,7 +181,9 @@ func demo(t *testing.T, mongoURI, db, lockdURL string, extra ...string) (*outcom
 	for i := range urls {
 		urls[i] = startBankd(t, append([]string{"--mongo", mongoURI, "--db", db, "--lockd", lockdURL}, extra...)...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Under the race detector on two cores the locked run alone takes
+	// about 110s; the bound is there to end a hung run, not to time it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	code, out, err := post(ctx, urls[0]+"/seed", map[string]any{"accounts": seedAccounts, "balance": seedBalance})
 	if err != nil || code != http.StatusOK {
