@@ -211,8 +211,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 
 	if needCommit {
 		committed := func(r reply) bool { return r.err == nil && toInt(r.v) == 1 }
-		commits, lateCommits := e.round(ctx, timeout, replies, commitScript, keys, []string{id, fenceArg}, e.quorumOrImpossible(committed))
-		e.later(lateCommits, func(int, reply) {})
+		commits, _ := e.round(ctx, timeout, replies, commitScript, keys, []string{id, fenceArg}, e.quorumOrImpossible(committed))
 		if ok := count(commits, committed); ok < e.quorum {
 			return fail(e.quorumError("confirmed the fence", ok, commits))
 		}
@@ -273,10 +272,9 @@ func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []
 	}
 	if asked > 0 {
 		enough := min(asked, e.quorum)
-		_, lateDeletes := e.round(context.Background(), timeout, only, releaseScript, keys, args, func(replies []reply) bool {
+		_, _ = e.round(context.Background(), timeout, only, releaseScript, keys, args, func(replies []reply) bool {
 			return count(replies, isAnswer) >= enough
 		})
-		e.later(lateDeletes, func(int, reply) {})
 	}
 	e.followUp(attempt, late, keys[0], func(i int, r reply) {
 		if r.err == nil && !grantsOK(r) {

@@ -51,9 +51,8 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	if ttl > 0 {
 		timeout = e.callTimeout(ttl)
 	}
-	replies, late := e.round(ctx, timeout, nil, extendScript, []string{e.lockKey(name)},
+	replies, _ := e.round(ctx, timeout, nil, extendScript, []string{e.lockKey(name)},
 		[]string{leaseID, strconv.FormatInt(ttl.Milliseconds(), 10)}, e.quorumOrImpossible(holdsLease))
-	e.later(late, func(int, reply) {})
 	lease := lockd.Lease{Name: name, ID: leaseID, AcquiredAt: start}
 	var fences []int64
 	byOwner := false
@@ -107,9 +106,8 @@ func (e *Engine) reseed(ctx context.Context, l lockd.Lease, byOwner bool, replie
 	if todo == 0 || left <= 0 {
 		return
 	}
-	_, late := e.round(ctx, e.callTimeout(l.TTL), free, reseedScript, []string{e.lockKey(l.Name), e.fenceKey()}, []string{
+	_, _ = e.round(ctx, e.callTimeout(l.TTL), free, reseedScript, []string{e.lockKey(l.Name), e.fenceKey()}, []string{
 		l.ID, l.Owner, strconv.FormatInt(l.Fence, 10), string(l.Metadata),
 		strconv.FormatInt(l.TTL.Milliseconds(), 10), strconv.FormatInt(max(left.Milliseconds(), 1), 10), flag(byOwner),
 	}, allAnswered)
-	e.later(late, func(int, reply) {})
 }

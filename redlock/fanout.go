@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,75 +30,6 @@ var (
 // apart, and a round that leaves one behind sends more work after it. A
 // node marked down fails at once, so this is paid only until then.
 const minGrace = 2 * time.Millisecond
-
-// ticket is one call of a round: done closes when it ends; held says it
-// was left running when the round answered, and holds back later calls.
-type ticket struct {
-	done chan struct{}
-	held atomic.Bool
-}
-
-// gate orders this engine's calls on one key to one node after the calls
-// left running by earlier rounds.
-type gate struct {
-	n  atomic.Int32 // calls held; the common case, none, takes no lock
-	mu sync.Mutex
-	m  map[string][]chan struct{}
-}
-
-// add holds back later calls on key until done closes; a call already
-// ended holds nothing.
-func (g *gate) add(key string, done chan struct{}) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	select {
-	case <-done:
-		return
-	default:
-	}
-	if g.m == nil {
-		g.m = map[string][]chan struct{}{}
-	}
-	g.m[key] = append(g.m[key], done)
-	g.n.Add(1)
-}
-
-// remove drops an ended call.
-func (g *gate) remove(key string, done chan struct{}) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	list := g.m[key]
-	for j, c := range list {
-		if c == done {
-			list = append(list[:j], list[j+1:]...)
-			g.n.Add(-1)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(g.m, key)
-	} else {
-		g.m[key] = list
-	}
-}
-
-// wait waits for the calls held on key, within ctx.
-func (g *gate) wait(ctx context.Context, key string) error {
-	if g.n.Load() == 0 {
-		return nil
-	}
-	g.mu.Lock()
-	list := append([]chan struct{}(nil), g.m[key]...)
-	g.mu.Unlock()
-	for _, c := range list {
-		select {
-		case <-c:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
 
 // nodeReply is a reply with the index of its node.
 type nodeReply struct {
@@ -156,14 +86,18 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 		key = keys[0]
 	}
 	tickets := make([]ticket, n)
+	tracked := e.track(sent)
 	for i, nd := range e.nodes {
 		if only != nil && only[i].err != nil {
 			continue
 		}
 		tk := &tickets[i]
 		tk.done = make(chan struct{})
-		e.spawn(func() {
-			r := reply{err: &lockd.NodeError{Node: nd.addr(), Err: fmt.Errorf("%s: %w", s.name, errPending)}}
+		go func() {
+			if tracked {
+				defer e.bg.Done()
+			}
+			var r reply
 			if err := e.gates[i].wait(calls.ctx, key); err != nil {
 				r.err = &lockd.NodeError{Node: nd.addr(), Err: fmt.Errorf("%s: waiting for an earlier call on this key: %w", s.name, err)}
 			} else {
@@ -177,7 +111,7 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 				calls.cancel()
 			}
 			ch <- nodeReply{i, r}
-		})
+		}()
 	}
 	// A call still running when the round answers holds back later calls
 	// on the same key to its node, so that this engine's next call on a
@@ -217,24 +151,12 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 	return out, stragglers{}
 }
 
-// later hands every straggler's reply to f, in the background, bounded by
-// the calls' own timeouts. Close waits for it.
-func (e *Engine) later(st stragglers, f func(i int, r reply)) {
-	if st.n == 0 {
-		return
-	}
-	e.spawn(func() {
-		for range st.n {
-			nr := <-st.ch
-			f(nr.i, nr.r)
-		}
-	})
-}
-
-// followUp runs f for each straggler of a round once it answers, and until
-// f returns holds back this engine's later calls on key to that node: a
-// write that answers late gets its follow-up (the grant's fence, a failed
-// attempt's delete) before anything after it on that lock.
+// followUp runs f for each straggler of a round once it answers, in the
+// background (Close waits for it), and until f returns holds back this
+// engine's later calls on key to that node: a write that answers late gets
+// its follow-up (the grant's fence, a failed attempt's delete) before
+// anything after it on that lock. A round's stragglers that need no
+// follow-up are left alone: their calls end within their timeout.
 func (e *Engine) followUp(replies []reply, late stragglers, key string, f func(i int, r reply)) {
 	if late.n == 0 {
 		return
@@ -246,12 +168,13 @@ func (e *Engine) followUp(replies []reply, late stragglers, key string, f func(i
 			e.gates[i].add(key, holds[i])
 		}
 	}
-	e.later(late, func(i int, r reply) {
-		defer func() {
-			close(holds[i])
-			e.gates[i].remove(key, holds[i])
-		}()
-		f(i, r)
+	e.spawn(func() {
+		for range late.n {
+			nr := <-late.ch
+			f(nr.i, nr.r)
+			close(holds[nr.i])
+			e.gates[nr.i].remove(key, holds[nr.i])
+		}
 	})
 }
 

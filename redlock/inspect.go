@@ -15,8 +15,7 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 		return lockd.LockInfo{}, err
 	}
 	start := time.Now()
-	replies, late := e.round(ctx, e.cfg.nodeTimeout, nil, inspectScript, []string{e.lockKey(name)}, nil, e.inspectDecided)
-	e.later(late, func(int, reply) {})
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, inspectScript, []string{e.lockKey(name)}, nil, e.inspectDecided)
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.LockInfo{}, e.quorumError("answered", ok, replies)
 	}

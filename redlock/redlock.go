@@ -95,20 +95,26 @@ func (e *Engine) callTimeout(ttl time.Duration) time.Duration {
 	return min(e.cfg.nodeTimeout, ttl/3)
 }
 
+// track counts n goroutines about to start that Close waits for, and
+// reports whether it did: once the engine is closed they run untracked
+// (their calls fail at once on closed nodes).
+func (e *Engine) track(n int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.bg.Add(n)
+	return true
+}
+
 // spawn runs f in a goroutine that Close waits for.
 func (e *Engine) spawn(f func()) {
-	e.mu.Lock()
-	closed := e.closed
-	if !closed {
-		e.bg.Add(1)
-	}
-	e.mu.Unlock()
-	if closed {
-		go f()
-		return
-	}
+	tracked := e.track(1)
 	go func() {
-		defer e.bg.Done()
+		if tracked {
+			defer e.bg.Done()
+		}
 		f()
 	}()
 }

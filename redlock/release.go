@@ -38,9 +38,8 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 // release answers once a quorum answered: the nodes still running get the
 // delete too, in the background.
 func (e *Engine) release(ctx context.Context, name, leaseID, owner string) (lockd.Released, error) {
-	replies, late := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name)},
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name)},
 		[]string{leaseID, owner, ""}, e.quorumOrImpossible(isAnswer))
-	e.later(late, func(int, reply) {})
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.Released{}, e.quorumError("answered", ok, replies)
 	}
