@@ -25,6 +25,10 @@ type node interface {
 	close()
 }
 
+// identifyEvery is how old a node's INFO reading may be for a readiness
+// check to reuse it. Dials and probes always read it afresh.
+const identifyEvery = time.Second
+
 var (
 	errNodeClosed = errors.New("redlock: node closed")
 	errDialing    = errors.New("redlock: connecting to node")
@@ -66,6 +70,7 @@ type redisNode struct {
 	probing bool          // a probe goroutine runs
 	runID   string
 	policy  string
+	seen    time.Time     // when runID and policy were read
 	stop    chan struct{} // closed by close, ends the probe
 }
 
@@ -179,7 +184,7 @@ func (n *redisNode) identify(ctx context.Context, c rueidis.Client) error {
 		return fmt.Errorf("INFO has no run_id")
 	}
 	n.mu.Lock()
-	n.runID, n.policy = runID, policy
+	n.runID, n.policy, n.seen = runID, policy, time.Now()
 	n.mu.Unlock()
 	n.reg.update()
 	return nil
@@ -349,19 +354,28 @@ func (n *redisNode) reachable(ctx context.Context) error {
 
 // check is the readiness probe: the node answers, may vote, and takes a
 // write (a full node under noeviction, or a read-only replica, does not).
+//
+// It reads INFO again only when the last reading is older than
+// identifyEvery, so a flood of readiness probes costs each node one small
+// write per probe, not an INFO.
 func (n *redisNode) check(ctx context.Context) error {
 	start := time.Now()
-	if err := n.reachable(ctx); err != nil {
+	c, err := n.get(ctx)
+	if err == nil {
+		n.mu.Lock()
+		stale := time.Since(n.seen) >= identifyEvery
+		n.mu.Unlock()
+		if stale {
+			err = n.identify(ctx, c)
+		}
+	}
+	if err != nil {
 		if n.unreachable(ctx, start, err) {
 			n.suspect()
 		}
 		return err
 	}
 	if err := n.refusal(); err != nil {
-		return err
-	}
-	c, err := n.get(ctx)
-	if err != nil {
 		return err
 	}
 	key := n.cfg.prefix + "ready"
