@@ -277,7 +277,10 @@ func (s *Server) readiness(ctx context.Context) wire.Ready {
 			// The check's text may name hosts; the status is enough here.
 			n.Error = lockd.ErrorCode(err)
 			body.Ready = false
-			s.log.WarnContext(ctx, "ready check failed", slog.String("check", c.name), slog.Any("err", err))
+			// Load balancers poll: one line a second per check is enough.
+			if suppressed, ok := s.warnings.allow("ready:" + c.name); ok {
+				s.log.WarnContext(ctx, "ready check failed", slog.String("check", c.name), slog.Any("err", err), slog.Int("suppressed", suppressed))
+			}
 		}
 		body.Nodes = append(body.Nodes, n)
 	}

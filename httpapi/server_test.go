@@ -357,3 +357,22 @@ func TestPanicRecovered(t *testing.T) {
 	}
 	wantStatus(t, send(t, srv, "GET", "/healthz", ""), http.StatusOK)
 }
+
+// TestReadyCheckWarningsRateLimited polls /readyz and GET / while a ready
+// check fails, as load balancers do: the failure is logged once a second,
+// not once a probe.
+func TestReadyCheckWarningsRateLimited(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	srv := newServer(t, newFake(),
+		httpapi.WithLogger(slog.New(slog.NewTextHandler(logs, nil))), httpapi.WithClock(clock),
+		httpapi.WithReadyCheck("mongodb", func(context.Context) error { return lockd.ErrStoreUnavailable }))
+	for range 20 {
+		wantStatus(t, send(t, srv, "GET", "/readyz", ""), http.StatusServiceUnavailable)
+		wantStatus(t, send(t, srv, "GET", "/", ""), http.StatusServiceUnavailable)
+	}
+	if got := strings.Count(logs.String(), "ready check failed"); got != 1 {
+		t.Errorf("after 40 probes in one instant got %d warnings, want 1:\n%s", got, logs.String())
+	}
+}
