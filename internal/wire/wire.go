@@ -188,3 +188,18 @@ func UTC(t time.Time) time.Time {
 	}
 	return t.UTC().Round(0)
 }
+
+// Domain returns the domain form of ev. LeaseID stays empty: the API never
+// shows lease values in history.
+func (ev Event) Domain() lockd.Event {
+	return lockd.Event{
+		Kind:      lockd.EventKind(ev.Kind),
+		Name:      ev.Name,
+		Owner:     ev.Owner,
+		Fence:     ev.Fence,
+		Instance:  ev.Instance,
+		At:        ev.At,
+		ExpiresAt: ev.ExpiresAt,
+		Holder:    ev.Holder,
+	}
+}
