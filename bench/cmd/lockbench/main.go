@@ -24,7 +24,7 @@
 //
 // Usage:
 //
-//	go run ./bench/cmd/lockbench [-duration 5s] [-repeats 3] [-nodes 1,3,5]
+//	cd bench && go run ./cmd/lockbench [-duration 5s] [-repeats 3] [-nodes 1,3,5]
 //	    [-impls lockd,lockd-http,redsync,redsync-rueidis,redislock] [-cpuprofile cpu.out]
 package main
 
@@ -425,7 +425,7 @@ func pairedRatio(runs, ref []cellResult, f func(cellResult) float64) string {
 }
 
 func writeReport(w io.Writer, o options, args []string, results map[cellKey][]cellResult) {
-	fmt.Fprintf(w, "Command: `%s`\n\n", strings.Join(append([]string{"go run ./bench/cmd/lockbench"}, args...), " "))
+	fmt.Fprintf(w, "Command: `%s`\n\n", strings.Join(append([]string{"cd bench && go run ./cmd/lockbench"}, args...), " "))
 	fmt.Fprintf(w, "Machine: %d CPUs (GOMAXPROCS %d), %s %s/%s, %s\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0),
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, redisVersion(o.redisBin))
 	fmt.Fprintf(w, "Cells: %v warm-up + %v measured, %d repeats (median shown), interleaved. "+
