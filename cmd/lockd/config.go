@@ -56,8 +56,8 @@ dev mode: one process, state in memory, lost on exit.
 	},
 }
 
-// errExit means the flags asked for output (--help, --version) and
-// nothing else; it is not a failure.
+// errExit means the arguments asked for output (--help, --version,
+// version) and nothing else; it is not a failure.
 var errExit = cli.ErrExit
 
 // usageError is a bad flag or environment value; main exits 2 for it.
@@ -68,6 +68,7 @@ var usageErrorf = cli.Usagef
 // parseConfig reads args and env. It prints help or the version to stdout
 // and returns errExit when asked to, and returns a *usageError for bad
 // input (printing the usage to stderr when a flag is unknown or malformed).
+// Every message names a flag as --name, with its environment twin.
 func parseConfig(args []string, env func(string) string, stdout, stderr io.Writer) (config, error) {
 	cmd := command
 	cmd.Version = buildVersion()

@@ -1,6 +1,7 @@
 // Command lockd serves distributed locks over HTTP/JSON. Without --redis
 // it runs in dev mode over the memory engine; with it, over Redlock. Every
-// flag has a LOCKD_ environment twin; see lockd --help.
+// flag has a LOCKD_ environment twin; see lockd --help. Flags are spelled
+// --name (-name works too); lockd version prints the version.
 package main
 
 import (
@@ -44,8 +45,9 @@ func main() { cli.Main("lockd", run) }
 // run serves until ctx ends, then shuts down gracefully: it stops
 // accepting, lets in-flight requests finish within the shutdown timeout
 // (cancelling those still running after it), and closes the engine. It
-// returns nil after a clean shutdown or when --help or --version was
-// asked for, a *usageError for bad flags or environment, and other errors
+// returns nil after a clean shutdown or when --help, --version or the
+// version subcommand was asked for, a *usageError for bad flags, arguments
+// or environment, and other errors
 // when the engine or the listener cannot start or serving fails.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, env, stdout, stderr)

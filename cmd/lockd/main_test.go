@@ -188,6 +188,7 @@ func TestHelp(t *testing.T) {
 			for _, want := range []string{
 				"LOCKD_ADDR", "LOCKD_REDIS", "LOCKD_LOG_FORMAT", "LOCKD_LOG_LEVEL", "LOCKD_SHUTDOWN_TIMEOUT",
 				"--addr", "--redis", "--log-format", "--log-level", "--shutdown-timeout", "--version",
+				"Usage: lockd [flags]\n       lockd version\n",
 			} {
 				if !strings.Contains(help, want) {
 					t.Errorf("help does not mention %s:\n%s", want, help)
@@ -206,12 +207,30 @@ func TestHelp(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	var stdout bytes.Buffer
-	if err := run(context.Background(), []string{"--version"}, envOf(nil), &stdout, io.Discard); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"Flag", []string{"--version"}, nil},
+		{"FlagOneDash", []string{"-version"}, nil},
+		{"Subcommand", []string{"version"}, nil},
+		{"SubcommandWithBadEnv", []string{"version"}, map[string]string{"LOCKD_REDIS_ALLOW_EVICTION": "maybe"}},
 	}
-	if got := stdout.String(); !strings.HasPrefix(got, "lockd ") || len(got) < len("lockd x\n") {
-		t.Errorf("got %q, want \"lockd <version>\"", got)
+	want := "lockd " + buildVersion() + "\n"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), tt.args, envOf(tt.env), &stdout, &stderr); err != nil {
+				t.Fatal(err)
+			}
+			if got := stdout.String(); got != want || len(got) < len("lockd x\n") {
+				t.Errorf("got %q, want %q", got, want)
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("got stderr %q, want nothing", stderr.String())
+			}
+		})
 	}
 }
 
@@ -234,6 +253,13 @@ func TestConfig(t *testing.T) {
 			[]string{"--addr", ":5000", "--log-level", "error", "--shutdown-timeout=1m", "--redis", "h:1"},
 			map[string]string{"LOCKD_ADDR": ":4000", "LOCKD_LOG_LEVEL": "debug", "LOCKD_REDIS": "x:1"},
 			config{addr: ":5000", redis: []string{"h:1"}, logFormat: "text", logLevel: 8, shutdownTimeout: time.Minute}},
+		{"OneDash",
+			[]string{"-addr", ":5000", "-log-level=error", "-shutdown-timeout", "1m", "-redis", "h:1", "-redis-allow-eviction"}, nil,
+			config{addr: ":5000", redis: []string{"h:1"}, logFormat: "text", logLevel: 8, shutdownTimeout: time.Minute, allowEviction: true}},
+		{"AllowEvictionEnv", nil, map[string]string{"LOCKD_REDIS_ALLOW_EVICTION": "true"},
+			config{addr: "127.0.0.1:3000", addrDefaulted: true, logFormat: "text", shutdownTimeout: 10 * time.Second, allowEviction: true}},
+		{"AllowEvictionFlagOverridesEnv", []string{"--redis-allow-eviction=false"}, map[string]string{"LOCKD_REDIS_ALLOW_EVICTION": "true"},
+			config{addr: "127.0.0.1:3000", addrDefaulted: true, logFormat: "text", shutdownTimeout: 10 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +268,7 @@ func TestConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.addr != tt.want.addr || got.addrDefaulted != tt.want.addrDefaulted || strings.Join(got.redis, ",") != strings.Join(tt.want.redis, ",") || got.logFormat != tt.want.logFormat ||
-				got.logLevel != tt.want.logLevel || got.shutdownTimeout != tt.want.shutdownTimeout {
+				got.logLevel != tt.want.logLevel || got.shutdownTimeout != tt.want.shutdownTimeout || got.allowEviction != tt.want.allowEviction {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -254,22 +280,34 @@ func TestBadConfig(t *testing.T) {
 		name string
 		args []string
 		env  map[string]string
+		want string // the whole message
 	}{
-		{"UnknownFlag", []string{"--bogus"}, nil},
-		{"Positional", []string{"serve"}, nil},
-		{"LogFormat", []string{"--log-format", "xml"}, nil},
-		{"LogFormatEnv", nil, map[string]string{"LOCKD_LOG_FORMAT": "xml"}},
-		{"LogLevel", []string{"--log-level", "loud"}, nil},
-		{"ShutdownTimeout", nil, map[string]string{"LOCKD_SHUTDOWN_TIMEOUT": "soon"}},
-		{"NegativeShutdownTimeout", []string{"--shutdown-timeout", "-1s"}, nil},
-		{"EmptyRedisAddr", []string{"--redis", "a:1,,b:2"}, nil},
+		{"UnknownFlag", []string{"--bogus"}, nil, "unknown flag --bogus"},
+		{"UnknownFlagOneDash", []string{"-x"}, nil, "unknown flag --x"},
+		{"MissingValue", []string{"--redis"}, nil, "--redis needs a value"},
+		{"Positional", []string{"serve"}, nil, `unexpected arguments ["serve"]: lockd takes flags only, or the single argument version; see lockd --help`},
+		{"VersionWithArguments", []string{"version", "--json"}, nil, `lockd version takes no arguments, got ["--json"]`},
+		{"LogFormat", []string{"--log-format", "xml"}, nil, `--log-format (LOCKD_LOG_FORMAT) "xml": want text or json`},
+		{"LogFormatEnv", nil, map[string]string{"LOCKD_LOG_FORMAT": "xml"}, `--log-format (LOCKD_LOG_FORMAT) "xml": want text or json`},
+		{"LogLevel", []string{"--log-level", "loud"}, nil, `--log-level (LOCKD_LOG_LEVEL) "loud": want debug, info, warn or error`},
+		{"ShutdownTimeout", nil, map[string]string{"LOCKD_SHUTDOWN_TIMEOUT": "soon"}, `--shutdown-timeout (LOCKD_SHUTDOWN_TIMEOUT) "soon": want a positive duration like 10s`},
+		{"NegativeShutdownTimeout", []string{"--shutdown-timeout", "-1s"}, nil, `--shutdown-timeout (LOCKD_SHUTDOWN_TIMEOUT) "-1s": want a positive duration like 10s`},
+		{"NodeTimeoutOneDash", []string{"-node-timeout=0"}, nil, `--node-timeout (LOCKD_NODE_TIMEOUT) "0": want a positive duration like 200ms`},
+		{"JournalRetention", []string{"--journal-retention", "1.5s"}, nil, `--journal-retention (LOCKD_JOURNAL_RETENTION) "1.5s": want whole seconds, at least 1s, like 168h`},
+		{"EmptyMongoDB", []string{"--mongo-db="}, nil, "--mongo-db (LOCKD_MONGO_DB) is empty"},
+		{"EmptyRedisAddr", []string{"--redis", "a:1,,b:2"}, nil, `--redis (LOCKD_REDIS) "a:1,,b:2" has an empty address`},
+		{"AllowEviction", []string{"--redis-allow-eviction=maybe"}, nil, `--redis-allow-eviction "maybe": want true or false`},
+		{"AllowEvictionEnv", nil, map[string]string{"LOCKD_REDIS_ALLOW_EVICTION": "maybe"}, `LOCKD_REDIS_ALLOW_EVICTION (--redis-allow-eviction) "maybe": want true or false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := run(context.Background(), tt.args, envOf(tt.env), io.Discard, io.Discard)
 			var ue *usageError
 			if !errors.As(err, &ue) {
-				t.Errorf("got %v, want a *usageError", err)
+				t.Fatalf("got %v, want a *usageError", err)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got %q, want %q", err.Error(), tt.want)
 			}
 		})
 	}

@@ -1,13 +1,13 @@
 // Package cli is the command-line plumbing lockd's commands share: flags
-// with environment twins, help that documents both, usage errors with their
-// own exit code, and a main that turns SIGINT and SIGTERM into a cancelled
+// with environment twins, help that documents both, a version subcommand,
+// usage errors with their own exit code (which spell flags --name, as the
+// help does), and a main that turns SIGINT and SIGTERM into a cancelled
 // context.
 package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,68 +51,87 @@ type Command struct {
 	About string
 	// Settings are the command's flags.
 	Settings []Setting
-	// Version, when not empty, adds --version, which prints it.
+	// Version, when not empty, adds --version and the subcommand
+	// "<name> version", which both print "<name> <Version>".
 	Version string
 }
 
 // Parse reads args and env and returns every setting's value by flag name
-// (Bool settings as "true" or "false"). It prints the help to stdout and
-// returns ErrExit for --help (and the version for --version), and returns a
+// (Bool settings as "true" or "false"). Flags are spelled --name or -name,
+// as with the standard flag package; messages and help say --name.
+//
+// Parse prints the help to stdout and returns ErrExit for --help (and the
+// version for --version or a first argument "version"). It returns a
 // *UsageError for an unknown or malformed flag (printing the help to
 // stderr), a Bool environment value that is not a boolean, or stray
 // arguments.
 func (c *Command) Parse(args []string, env func(string) string, stdout, stderr io.Writer) (map[string]string, error) {
-	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // help is printed below, to the right stream
-	strs := make(map[string]*string, len(c.Settings))
-	bools := make(map[string]*bool)
+	if c.Version != "" && len(args) > 0 && args[0] == "version" {
+		// Before the environment is read: a bad variable must not stop
+		// anyone from asking which version this is.
+		if len(args) > 1 {
+			return nil, Usagef("%s version takes no arguments, got %q", c.Name, args[1:])
+		}
+		c.printVersion(stdout)
+		return nil, ErrExit
+	}
+	vals := make(map[string]string, len(c.Settings)+1)
+	isBool := make(map[string]bool)
 	for _, s := range c.Settings {
 		def := s.Default
 		if v := env(s.Env); v != "" {
 			def = v
 		}
-		if !s.Bool {
-			strs[s.Flag] = fs.String(s.Flag, def, s.Usage)
-			continue
+		if s.Bool {
+			b, err := strconv.ParseBool(def)
+			if err != nil {
+				return nil, Usagef("%s (--%s) %q: want true or false", s.Env, s.Flag, def)
+			}
+			def = strconv.FormatBool(b)
+			isBool[s.Flag] = true
 		}
-		b, err := strconv.ParseBool(def)
-		if err != nil {
-			return nil, Usagef("%s %q: want true or false", s.Env, def)
-		}
-		bools[s.Flag] = fs.Bool(s.Flag, b, s.Usage)
+		vals[s.Flag] = def
 	}
-	var showVersion *bool
 	if c.Version != "" {
-		showVersion = fs.Bool("version", false, "print the version and exit")
+		vals["version"], isBool["version"] = "false", true
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			c.Help(stdout)
-			return nil, ErrExit
-		}
-		c.Help(stderr)
-		return nil, &UsageError{err}
-	}
-	if showVersion != nil && *showVersion {
-		fmt.Fprintf(stdout, "%s %s\n", c.Name, c.Version)
+	rest, err := scanFlags(args, vals, isBool)
+	if errors.Is(err, errHelp) {
+		c.Help(stdout)
 		return nil, ErrExit
 	}
-	if fs.NArg() > 0 {
-		return nil, Usagef("unexpected arguments: %q", fs.Args())
+	if err != nil {
+		c.Help(stderr)
+		return nil, err
 	}
-	out := make(map[string]string, len(c.Settings))
-	for name, v := range strs {
-		out[name] = *v
+	if c.Version != "" {
+		if vals["version"] == "true" {
+			c.printVersion(stdout)
+			return nil, ErrExit
+		}
+		delete(vals, "version")
 	}
-	for name, v := range bools {
-		out[name] = strconv.FormatBool(*v)
+	if len(rest) > 0 {
+		if c.Version != "" {
+			return nil, Usagef("unexpected arguments %q: %s takes flags only, or the single argument version; see %s --help", rest, c.Name, c.Name)
+		}
+		return nil, Usagef("unexpected arguments %q: %s takes flags only; see %s --help", rest, c.Name, c.Name)
 	}
-	return out, nil
+	return vals, nil
+}
+
+// printVersion prints "<name> <version>" and a newline to w.
+func (c *Command) printVersion(w io.Writer) {
+	fmt.Fprintf(w, "%s %s\n", c.Name, c.Version)
 }
 
 // Help documents every flag with its environment twin and default.
 func (c *Command) Help(w io.Writer) {
-	fmt.Fprintf(w, "Usage: %s [flags]\n\n%s\nFlags (each has an environment variable that sets its default):\n", c.Name, c.About)
+	fmt.Fprintf(w, "Usage: %s [flags]\n", c.Name)
+	if c.Version != "" {
+		fmt.Fprintf(w, "       %s version\n", c.Name)
+	}
+	fmt.Fprintf(w, "\n%s\nFlags (each has an environment variable that sets its default):\n", c.About)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, s := range c.Settings {
 		def := s.Default
@@ -122,7 +141,7 @@ func (c *Command) Help(w io.Writer) {
 		fmt.Fprintf(tw, "  --%s\t%s\t%s (default %s)\n", s.Flag, s.Env, s.Usage, def)
 	}
 	if c.Version != "" {
-		fmt.Fprintf(tw, "  --version\t\tprint the version and exit\n")
+		fmt.Fprintf(tw, "  --version\t\tprint the version and exit (as does %s version)\n", c.Name)
 	}
 	fmt.Fprintf(tw, "  --help\t\tprint this help and exit\n")
 	_ = tw.Flush()
