@@ -1,21 +1,23 @@
-// Package client is the Go SDK for lockd's HTTP API. It returns the same
-// error values as an in-process engine: errors.Is(err, lockd.ErrNotObtained),
-// errors.As with *lockd.NotObtainedError or *lockd.ArgumentError, and the
-// rest hold whether the engine is linked in or behind lockd. Transport
-// failures are wrapped with their cause, not mapped to lockd's sentinels.
+// Package client is lockd's Go SDK. One Client type serves two ways: New
+// calls a lockd over HTTP, NewLocal links an engine into the process (a
+// memlock or redlock engine), and nothing else in the caller changes.
+// Keep-alive, Lease.Done, WithLock and retries behave the same on both.
+//
+// It returns the same error values as an in-process engine:
+// errors.Is(err, lockd.ErrNotObtained), errors.As with
+// *lockd.NotObtainedError or *lockd.ArgumentError, and the rest hold
+// whether the engine is linked in or behind lockd. Transport failures are
+// wrapped with their cause, not mapped to lockd's sentinels.
 //
 // Client.Engine adapts a Client to lockd.Engine, so code written against
 // the interface runs unchanged over HTTP.
 package client
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,36 +32,44 @@ import (
 // acquire that waits gets its wait on top.
 const DefaultTimeout = 10 * time.Second
 
-// maxResponseBytes bounds how much of a response the client reads.
-const maxResponseBytes = 1 << 20
+// DefaultRetry is how long a call keeps retrying transient failures when
+// WithRetry is not given.
+const DefaultRetry = 10 * time.Second
 
-// Client talks to one lockd endpoint (or a load balancer in front of
-// several). It is safe for concurrent use.
+// Client acquires locks from one lockd endpoint (or a load balancer in
+// front of several), or from an engine linked into the process. It is safe
+// for concurrent use.
 //
 // Every Acquire is its own holder: it sends a fresh lease value of its own,
 // so goroutines that share a Client exclude each other like any two
 // processes. The owner (WithOwner, Owner) is only a label that Inspect and
 // conflicts show; sharing it is fine.
 type Client struct {
-	base    string
+	eng      lockd.Engine  // the HTTP engine (New) or the linked one (NewLocal)
+	remote   *remote       // nil for NewLocal
+	journal  lockd.Journal // History's source for NewLocal; nil for none
+	owner    string
+	retryFor time.Duration // how long calls retry transient failures
+
+	// Settings of the HTTP transport, which New reads.
 	hc      *http.Client
 	timeout time.Duration
-	owner   string
 }
 
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client used for requests. Its Timeout, if
-// any, applies on top of the client's own per-request timeouts, so leave it
-// zero when acquires may wait. The default is a client with a transport that
-// keeps enough idle connections for many concurrent lock holders.
+// WithHTTPClient sets the HTTP client used for requests (New only). Its
+// Timeout, if any, applies on top of the client's own per-request
+// timeouts, so leave it zero when acquires may wait. The default is a
+// client with a transport that keeps enough idle connections for many
+// concurrent lock holders.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.hc = hc }
 }
 
-// WithTimeout sets how long one request may take, not counting an
-// acquire's wait, which is added to it. The default is DefaultTimeout.
+// WithTimeout sets how long one request may take (New only), not counting
+// an acquire's wait, which is added to it. The default is DefaultTimeout.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) { c.timeout = d }
 }
@@ -71,9 +81,30 @@ func WithOwner(owner string) Option {
 	return func(c *Client) { c.owner = owner }
 }
 
+// WithRetry sets how long a call keeps retrying a transient failure: a
+// request that did not reach the server or got no answer, an HTTP 502, 503
+// or 504, or lockd.ErrQuorumUnavailable, ErrStoreUnavailable or
+// ErrUnavailable. Retries wait a jittered, doubling backoff (50ms up to
+// 1s) and never pass the caller's context deadline; an acquire that waits
+// gets its wait on top. Retries cannot do harm: a retried acquire sends
+// the same lease, so it gets the same grant back if the first attempt
+// succeeded; a retried extend or release names the lease, so it never
+// touches a newer holder. 0 turns retries off. The default is
+// DefaultRetry.
+func WithRetry(d time.Duration) Option {
+	return func(c *Client) { c.retryFor = d }
+}
+
+// WithJournal gives a NewLocal client the journal that History reads (a
+// mongostore.Store, say). Without it, NewLocal's History returns
+// lockd.ErrNotConfigured. New ignores it: the server has its own.
+func WithJournal(j lockd.Journal) Option {
+	return func(c *Client) { c.journal = j }
+}
+
 // New returns a client for the lockd at baseURL ("http://127.0.0.1:3000").
-// It returns an error when baseURL is not an absolute http or https URL or
-// a timeout is not positive.
+// It returns an error when baseURL is not an absolute http or https URL, a
+// timeout is not positive or a retry is negative.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
@@ -85,21 +116,74 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("client: base URL %q: want no query or fragment", baseURL)
 	}
-	c := &Client{
-		base:    strings.TrimRight(u.String(), "/"),
-		timeout: DefaultTimeout,
-		owner:   defaultOwner(),
+	c, err := build(opts)
+	if err != nil {
+		return nil, err
 	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	c.journal = nil
+	c.remote = &remote{base: strings.TrimRight(u.String(), "/"), hc: c.hc, timeout: c.timeout}
+	c.eng = c.remote
+	return c, nil
+}
+
+// NewLocal returns a client that calls e in-process: the same API as New,
+// without a server. Closing the client does not close e. WithHTTPClient
+// and WithTimeout do not apply. It returns an error when e is nil or a
+// retry is negative.
+func NewLocal(e lockd.Engine, opts ...Option) (*Client, error) {
+	if e == nil {
+		return nil, errors.New("client: NewLocal: nil engine")
+	}
+	c, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.eng = e
+	return c, nil
+}
+
+// build applies opts over the defaults and checks them.
+func build(opts []Option) (*Client, error) {
+	c := &Client{timeout: DefaultTimeout, retryFor: DefaultRetry, owner: defaultOwner()}
 	for _, o := range opts {
 		o(c)
 	}
 	if c.timeout <= 0 {
 		return nil, fmt.Errorf("client: timeout %v: want > 0", c.timeout)
 	}
-	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+	if c.retryFor < 0 {
+		return nil, fmt.Errorf("client: retry %v: want >= 0", c.retryFor)
 	}
 	return c, nil
+}
+
+// Engine returns the client as a lockd.Engine, so code written against
+// the interface (the conformance suite, say) runs over HTTP; for NewLocal
+// it is the linked engine itself. The adapter makes one request per call,
+// without retries, and returns the errors the lockd.Engine documentation
+// lists, plus wrapped transport errors. Unlike Client.Acquire, its Acquire
+// uses opts.Owner and opts.Lease as given, with no defaults (no lease: the
+// server makes one, and the acquire is not idempotent).
+//
+// Over HTTP, an Acquire with opts.ReleaseByOwner goes through the
+// prototype's POST /get-lock, the one route that grants such locks: it
+// cannot wait or carry a lease or metadata (*lockd.ArgumentError, field
+// "release_by_owner", when asked to), its TTL is sent in whole
+// milliseconds, and the lease it returns has no AcquiredAt. ReleaseByOwner
+// goes through POST /release-lock. Health reports the server as one failed
+// node when it cannot be reached. Close closes idle connections.
+func (c *Client) Engine() lockd.Engine { return c.eng }
+
+// Close closes idle connections to the server. It does not close an
+// engine given to NewLocal, and it does not release any lease.
+func (c *Client) Close() error {
+	if c.remote != nil {
+		c.remote.hc.CloseIdleConnections()
+	}
+	return nil
 }
 
 // defaultHTTPClient keeps up to 100 idle connections to the server:
@@ -127,87 +211,4 @@ func defaultOwner() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
 	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:])
-}
-
-// call is one request to the API.
-type call struct {
-	method string
-	path   string
-	name   string        // the lock, for errors that name it
-	in     any           // request body, marshalled to JSON; nil for none
-	out    any           // where to decode a 2xx body; nil to discard it
-	extra  time.Duration // added to the timeout (an acquire's wait)
-	accept int           // a non-2xx status whose body is also decoded into out
-}
-
-// do sends cl and decodes the answer into cl.out. Non-2xx answers become
-// lockd errors (see apiError), except cl.accept, which is decoded and then
-// reported as an error; an unreadable answer wraps lockd.ErrInternal;
-// failures to talk to the server are wrapped with their cause.
-func (c *Client) do(ctx context.Context, cl call) error {
-	status, b, err := c.send(ctx, cl)
-	if err != nil {
-		return err
-	}
-	ok := status >= 200 && status <= 299
-	if !ok && status != cl.accept {
-		return apiError(status, b, cl.name)
-	}
-	if cl.out != nil {
-		if err := json.Unmarshal(b, cl.out); err != nil {
-			return fmt.Errorf("client: %s %s: decoding response: %w: %w", cl.method, cl.path, lockd.ErrInternal, err)
-		}
-	}
-	if !ok {
-		return fmt.Errorf("client: %s %s: HTTP %d", cl.method, cl.path, status)
-	}
-	return nil
-}
-
-// send makes the request cl describes, within the client's timeout plus
-// cl.extra, and returns the answer's status and body, whatever the status.
-// Failures to talk to the server are wrapped with their cause; a body over
-// maxResponseBytes wraps lockd.ErrInternal.
-func (c *Client) send(ctx context.Context, cl call) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout+cl.extra)
-	defer cancel()
-	var body io.Reader
-	if cl.in != nil {
-		b, err := json.Marshal(cl.in)
-		if err != nil {
-			return 0, nil, fmt.Errorf("client: encoding request: %w", err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, cl.method, c.base+cl.path, body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return 0, nil, fmt.Errorf("client: %s %s: reading response: %w", cl.method, cl.path, err)
-	}
-	if len(b) > maxResponseBytes {
-		return 0, nil, fmt.Errorf("client: %s %s: response larger than %d bytes: %w", cl.method, cl.path, maxResponseBytes, lockd.ErrInternal)
-	}
-	return resp.StatusCode, b, nil
-}
-
-// pathFor builds the path of a lock route. name must be valid: lockd names
-// need no escaping, and escaping keeps the path sane when they are not.
-func pathFor(name, action string) string {
-	p := "/v1/locks/" + url.PathEscape(name)
-	if action != "" {
-		p += "/" + action
-	}
-	return p
 }

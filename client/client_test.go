@@ -19,10 +19,8 @@ import (
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/httpapi"
-	"github.com/lockd/lockd/internal/testenv"
 	"github.com/lockd/lockd/locktest"
 	"github.com/lockd/lockd/memlock"
-	"github.com/lockd/lockd/redlock"
 )
 
 // serve starts a lockd over a fresh memory engine on loopback and returns
@@ -62,7 +60,8 @@ func canned(t *testing.T, status int, body string) *client.Client {
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	return newClient(t, srv.URL)
+	// No retries: these tests are about how one answer maps to an error.
+	return newClient(t, srv.URL, client.WithRetry(0))
 }
 
 // TestConformance runs the engine suite through the SDK and the HTTP API.
@@ -71,32 +70,6 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T) lockd.Engine {
 			c, _ := serve(t)
 			return c.Engine()
-		},
-	})
-}
-
-// TestConformanceRedis runs the engine suite through the SDK and the HTTP
-// API over the Redlock engine on three real Redis nodes. Its mutual
-// exclusion test is smaller than the suite's default (8 workers, 250
-// increments each): waiters poll, and 16 of them over HTTP under the race
-// detector on two cores take minutes; the engine's own suite (redlock)
-// runs the full size in-process.
-func TestConformanceRedis(t *testing.T) {
-	nodes := testenv.StartRedis(t, 3)
-	locktest.Run(t, locktest.Config{
-		Workers:    8,
-		Increments: 250,
-		New: func(t *testing.T) lockd.Engine {
-			eng, err := redlock.New(testenv.Addrs(nodes), redlock.WithRetryDelay(time.Millisecond, 5*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv := httptest.NewServer(httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler))))
-			t.Cleanup(func() {
-				srv.Close()
-				_ = eng.Close()
-			})
-			return newClient(t, srv.URL).Engine()
 		},
 	})
 }
@@ -280,7 +253,7 @@ func TestTransportErrors(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		base := srv.URL
 		srv.Close()
-		_, err := newClient(t, base).Inspect(ctxFor(t), "x")
+		_, err := newClient(t, base, client.WithRetry(0)).Inspect(ctxFor(t), "x")
 		var ue *url.Error
 		if !errors.As(err, &ue) {
 			t.Fatalf("got %#v, want a wrapped *url.Error", err)
@@ -296,7 +269,7 @@ func TestTransportErrors(t *testing.T) {
 			<-r.Context().Done()
 		}))
 		defer srv.Close()
-		c := newClient(t, srv.URL, client.WithTimeout(100*time.Millisecond))
+		c := newClient(t, srv.URL, client.WithTimeout(100*time.Millisecond), client.WithRetry(0))
 		start := time.Now()
 		_, err := c.Inspect(ctxFor(t), "x")
 		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, lockd.ErrInternal) {

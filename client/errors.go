@@ -4,11 +4,46 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/wire"
 )
+
+// Why a lease's Done channel closed, besides lockd.ErrLost (a renewal was
+// refused) and the context given to Acquire ending. Lease.Err returns them
+// wrapped; compare with errors.Is.
+var (
+	// ErrReleased means the lease was released through its handle.
+	ErrReleased = errors.New("client: lease released")
+	// ErrExpired means the lease's time ran out on the local clock without
+	// a successful renewal: a quorum may have let it go, and another
+	// holder may have the lock. Lease.Err joins it with lockd.ErrLost and
+	// the last renewal's error.
+	ErrExpired = errors.New("client: lease expired")
+	// ErrMaxHold means the lease was held for its MaxHold: keep-alive
+	// stopped, and the lease runs out on its own unless released.
+	ErrMaxHold = errors.New("client: maximum hold reached")
+)
+
+// transientError marks a failure that a retry may cure: the request did
+// not reach the server or got no answer, or a proxy found no lockd.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+// transient reports whether err may go away on a retry: a transport
+// failure, or a server that could not decide (a quorum, the store or the
+// lockd itself was unavailable).
+func transient(err error) bool {
+	var te *transientError
+	return errors.As(err, &te) ||
+		errors.Is(err, lockd.ErrQuorumUnavailable) ||
+		errors.Is(err, lockd.ErrStoreUnavailable) ||
+		errors.Is(err, lockd.ErrUnavailable)
+}
 
 // apiError rebuilds the error a non-2xx answer carries, through the domain
 // table (lockd.CodeError): lock_held becomes *lockd.NotObtainedError with
@@ -19,7 +54,13 @@ import (
 func apiError(status int, body []byte, name string) error {
 	var e wire.ErrorBody
 	if err := json.Unmarshal(body, &e); err != nil || e.Error == nil || e.Error.Code == "" {
-		return fmt.Errorf("client: HTTP %d: %q: %w", status, snippet(body), lockd.ErrInternal)
+		err := fmt.Errorf("client: HTTP %d: %q: %w", status, snippet(body), lockd.ErrInternal)
+		switch status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			// A proxy in front of lockd that found no lockd to ask.
+			return &transientError{err}
+		}
+		return err
 	}
 	d := e.Error
 	switch d.Code {

@@ -2,11 +2,10 @@ package client
 
 import (
 	"context"
-	"net/http"
+	"fmt"
 	"strconv"
 
 	"github.com/lockd/lockd"
-	"github.com/lockd/lockd/internal/wire"
 )
 
 // History returns up to limit journal events of the lock name, newest
@@ -17,7 +16,9 @@ import (
 // [0, lockd.MaxHistoryLimit], lockd.ErrNotConfigured when the server runs
 // without a store, lockd.ErrStoreUnavailable when the store could not be
 // read, an error wrapping lockd.ErrInternal for a server failure, and a
-// wrapped transport error when the server could not be reached.
+// wrapped transport error when the server could not be reached. Transient
+// failures are retried first (see WithRetry). A NewLocal client reads the
+// journal given WithJournal, and returns lockd.ErrNotConfigured without.
 func (c *Client) History(ctx context.Context, name string, limit int) ([]lockd.Event, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return nil, err
@@ -25,17 +26,21 @@ func (c *Client) History(ctx context.Context, name string, limit int) ([]lockd.E
 	if limit < 0 || limit > lockd.MaxHistoryLimit {
 		return nil, &lockd.ArgumentError{Field: "limit", Reason: "must be in [0, " + strconv.Itoa(lockd.MaxHistoryLimit) + "]"}
 	}
-	p := pathFor(name, "history")
-	if limit > 0 {
-		p += "?limit=" + strconv.Itoa(limit)
-	}
-	var out wire.History
-	if err := c.do(ctx, call{method: http.MethodGet, path: p, name: name, out: &out}); err != nil {
-		return nil, err
-	}
-	events := make([]lockd.Event, 0, len(out.Events))
-	for _, ev := range out.Events {
-		events = append(events, ev.Domain())
-	}
-	return events, nil
+	var events []lockd.Event
+	err := c.retry(ctx, 0, func(int) error {
+		var err error
+		switch {
+		case c.remote != nil:
+			events, err = c.remote.history(ctx, name, limit)
+		case c.journal != nil:
+			if limit == 0 {
+				limit = lockd.DefaultHistoryLimit
+			}
+			events, err = c.journal.History(ctx, name, limit)
+		default:
+			err = fmt.Errorf("client: history needs a journal (WithJournal): %w", lockd.ErrNotConfigured)
+		}
+		return err
+	})
+	return events, err
 }

@@ -3,14 +3,24 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/lockd/lockd"
 )
 
 // Lease is a handle on a granted lock. Name, Owner, ID and Fence never
-// change; Extend updates TTL and ExpiresAt. It is safe for concurrent use,
-// but concurrent Extends race: the handle keeps the answer that arrives
-// last.
+// change; Extend and keep-alive update TTL and ExpiresAt. It is safe for
+// concurrent use.
+//
+// Done closes when the lease is over or may be lost, and Err says why:
+// released through the handle (ErrReleased); a renewal refused (an error
+// matching lockd.ErrLost); its time run out on the local clock without a
+// successful renewal (ErrExpired, which also matches lockd.ErrLost); MaxHold
+// passed (ErrMaxHold); or, with KeepAlive, the context given to Acquire
+// ended (that context's cause). Once Done has closed, act on the protected
+// resource no more.
 type Lease struct {
 	c        *Client
 	name     string
@@ -19,9 +29,54 @@ type Lease struct {
 	fence    int64
 	metadata json.RawMessage
 
+	done     chan struct{}
+	stopLoop context.CancelFunc // ends keep-alive; nil without it
+	loopDone chan struct{}      // closed when keep-alive has returned; nil without it
+
 	mu        sync.Mutex
 	ttl       time.Duration
 	expiresAt time.Time
+	sentAt    time.Time   // when the request behind the current expiry was sent
+	deadline  time.Time   // sentAt+ttl less the allowance for clock drift
+	expiry    *time.Timer // runs expire at deadline
+	hold      *time.Timer // ends the lease at MaxHold; nil without it
+	lastErr   error       // the last renewal's failure, cleared by a success
+	err       error       // why done closed; nil while open
+	released  bool        // a Release through this handle succeeded
+}
+
+// driftDivisor is the share of a TTL that the local deadline gives up for
+// clock drift between this process and the Redis nodes, as Redlock does:
+// a lease is counted as over one hundredth of its TTL early.
+const driftDivisor = 100
+
+// localDeadline is when a lease whose request was sent at sent, with
+// ttl, may run out, measured on the local monotonic clock.
+func localDeadline(sent time.Time, ttl time.Duration) time.Time {
+	return sent.Add(ttl - ttl/driftDivisor)
+}
+
+// newLease returns the handle on l, granted to a request sent at sent, and
+// starts its timers and keep-alive as cfg asks.
+func (c *Client) newLease(ctx context.Context, l lockd.Lease, sent time.Time, cfg acquireConfig) *Lease {
+	ls := &Lease{
+		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata,
+		done: make(chan struct{}),
+		ttl:  l.TTL, expiresAt: l.ExpiresAt, sentAt: sent, deadline: localDeadline(sent, l.TTL),
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.expiry = time.AfterFunc(time.Until(ls.deadline), ls.expire)
+	if cfg.maxHold > 0 {
+		ls.hold = time.AfterFunc(time.Until(sent.Add(cfg.maxHold)), func() { ls.finish(ErrMaxHold) })
+	}
+	if cfg.keepAlive {
+		kctx, cancel := context.WithCancel(ctx)
+		ls.stopLoop = cancel
+		ls.loopDone = make(chan struct{})
+		go ls.keepAlive(kctx, ctx)
+	}
+	return ls
 }
 
 // Name returns the lock's name.
@@ -47,50 +102,169 @@ func (l *Lease) Metadata() json.RawMessage {
 	return append(json.RawMessage(nil), l.metadata...)
 }
 
-// TTL returns the time-to-live of the last acquire or extend.
+// TTL returns the time-to-live of the last acquire or renewal.
 func (l *Lease) TTL() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ttl
 }
 
-// ExpiresAt returns when the lease runs out unless extended, as the server
-// reported it. Past it, assume someone else may hold the lock.
+// ExpiresAt returns when the lease runs out unless renewed, as the server
+// reported it. It is for display: the handle itself counts the lease's
+// time on the local clock (see Done).
 func (l *Lease) ExpiresAt() time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.expiresAt
 }
 
-// Extend pushes the lease's expiry to now+ttl, with ttl in
-// [lockd.MinTTL, lockd.MaxTTL] sent in whole milliseconds (0 keeps the
-// lease's current TTL), and updates the handle.
-//
-// It returns lockd.ErrLost when the lease no longer holds the lock: stop
-// acting on the protected resource. It returns lockd.ErrQuorumUnavailable
-// when the server's engine could not tell (the lease may hold until the
-// old ExpiresAt), *lockd.ArgumentError for a bad ttl, an error wrapping
-// lockd.ErrInternal for a server failure, and a wrapped transport error
-// when the server could not be reached. On error the handle is unchanged.
-func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
-	nl, err := l.c.extend(ctx, l.name, l.id, ttl)
-	if err != nil {
-		return err
-	}
+// Done returns a channel that closes when the lease is over or may be
+// lost; see Lease for the reasons and Err for which one it was.
+func (l *Lease) Done() <-chan struct{} { return l.done }
+
+// Err returns nil while Done is open, and afterwards why it closed:
+// ErrReleased, an error matching lockd.ErrLost (a refused renewal, or
+// ErrExpired joined with the last renewal's failure), ErrMaxHold, or the
+// cause of the context given to Acquire with KeepAlive.
+func (l *Lease) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ttl = nl.TTL
-	l.expiresAt = nl.ExpiresAt
+	return l.err
+}
+
+// Extend pushes the lease's expiry to now+ttl, with ttl in
+// [lockd.MinTTL, lockd.MaxTTL] sent in whole milliseconds (0 keeps the
+// lease's current TTL), and updates the handle. Transient failures are
+// retried first (see WithRetry).
+//
+// It returns lockd.ErrLost when the lease no longer holds the lock, and
+// Done closes: stop acting on the protected resource. It returns
+// lockd.ErrQuorumUnavailable when the engine could not tell (the lease
+// may hold until its deadline), *lockd.ArgumentError for a bad ttl, an
+// error wrapping lockd.ErrInternal for a server failure, and a wrapped
+// transport error when the server could not be reached. On error the
+// handle's expiry is unchanged. An Extend never reopens a closed Done.
+func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
+	sent := time.Now()
+	var nl lockd.Lease
+	err := l.c.retry(ctx, 0, func(int) error {
+		var err error
+		nl, err = l.c.eng.Extend(ctx, l.name, l.id, ttl)
+		return err
+	})
+	if err != nil {
+		if refused(err) && !errors.Is(err, lockd.ErrInvalidArgument) {
+			l.finish(err)
+		}
+		return err
+	}
+	l.renewed(sent, nl)
 	return nil
 }
 
-// Release frees the lock. It returns nil when it was released and
-// lockd.ErrNotHeld when the lease no longer held it (released before,
-// expired, or someone else's now), in which case nothing was deleted;
-// releasing twice is safe. It returns lockd.ErrQuorumUnavailable, an error
-// wrapping lockd.ErrInternal, or a wrapped transport error when the server
-// could not release it; the lease then runs out at ExpiresAt.
+// Release frees the lock and stops keep-alive; Done closes with
+// ErrReleased. Transient failures are retried first (see WithRetry); a
+// retry names this lease, so it never touches a newer holder.
+//
+// It returns nil when it was released. It returns lockd.ErrNotHeld when
+// the lease no longer held it (released before, expired, or someone
+// else's now), in which case nothing was deleted; releasing twice is safe,
+// and the second time asks nobody. When a retry answers not_held after an
+// attempt whose outcome is unknown (its answer was lost), that attempt may
+// have released it, and Release returns nil. When Done had closed for a
+// loss before Release was called, the error it returns also matches
+// lockd.ErrLost, with Err's cause. It returns lockd.ErrQuorumUnavailable,
+// an error wrapping lockd.ErrInternal, or a wrapped transport error when
+// the lock could not be released; the lease then runs out at its TTL, and
+// Release may be called again.
 func (l *Lease) Release(ctx context.Context) error {
-	_, err := l.c.release(ctx, l.name, l.id)
+	if l.stopLoop != nil {
+		// No renewal may run after the release.
+		l.stopLoop()
+		<-l.loopDone
+	}
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return lockd.ErrNotHeld
+	}
+	before := l.err
+	l.mu.Unlock()
+	err := l.c.retry(ctx, 0, func(n int) error {
+		_, err := l.c.eng.Release(ctx, l.name, l.id)
+		if n > 0 && errors.Is(err, lockd.ErrNotHeld) {
+			return nil // an earlier attempt, whose answer was lost, may have released it
+		}
+		return err
+	})
+	if err == nil || errors.Is(err, lockd.ErrNotHeld) {
+		l.mu.Lock()
+		l.released = true
+		l.finishLocked(ErrReleased)
+		l.mu.Unlock()
+	}
+	if before != nil && errors.Is(before, lockd.ErrLost) {
+		if err == nil {
+			return before
+		}
+		return errors.Join(err, before)
+	}
 	return err
+}
+
+// refused reports whether a renewal's error is a final answer: the lease
+// no longer holds the lock, or the request itself is wrong.
+func refused(err error) bool {
+	return errors.Is(err, lockd.ErrLost) || errors.Is(err, lockd.ErrNotHeld) || errors.Is(err, lockd.ErrInvalidArgument)
+}
+
+// renewed records a successful renewal whose request was sent at sent. It
+// reports false when the lease was already over: a late success does not
+// reopen it.
+func (l *Lease) renewed(sent time.Time, nl lockd.Lease) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return false
+	}
+	l.ttl, l.expiresAt, l.lastErr = nl.TTL, nl.ExpiresAt, nil
+	if d := localDeadline(sent, nl.TTL); d.After(l.deadline) {
+		l.sentAt, l.deadline = sent, d
+		l.expiry.Reset(time.Until(d))
+	}
+	return true
+}
+
+// expire ends the lease when its local deadline has passed without a
+// renewal. The timer may fire just as a renewal moves the deadline: the
+// deadline is checked again under the lock.
+func (l *Lease) expire() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil || time.Now().Before(l.deadline) {
+		return
+	}
+	l.finishLocked(errors.Join(lockd.ErrLost, ErrExpired, l.lastErr))
+}
+
+// finish closes Done with err, unless it is closed already.
+func (l *Lease) finish(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.finishLocked(err)
+}
+
+func (l *Lease) finishLocked(err error) {
+	if l.err != nil {
+		return
+	}
+	l.err = err
+	close(l.done)
+	l.expiry.Stop()
+	if l.hold != nil {
+		l.hold.Stop()
+	}
+	if l.stopLoop != nil {
+		l.stopLoop()
+	}
 }

@@ -43,7 +43,7 @@ type legacyAnswer struct {
 
 // getLock acquires name through POST /get-lock, so that releaseByOwner can
 // release it. The route takes no lease, wait or metadata.
-func (c *Client) getLock(ctx context.Context, name string, o lockd.AcquireOptions) (lockd.Lease, error) {
+func (r *remote) getLock(ctx context.Context, name string, o lockd.AcquireOptions) (lockd.Lease, error) {
 	if o.Lease != "" || o.Wait != 0 || len(o.Metadata) != 0 {
 		return lockd.Lease{}, &lockd.ArgumentError{Field: "release_by_owner", Reason: "over HTTP cannot be combined with a lease, a wait or metadata"}
 	}
@@ -60,7 +60,7 @@ func (c *Client) getLock(ctx context.Context, name string, o lockd.AcquireOption
 	ttl = ttl.Truncate(time.Millisecond)
 	secs := json.Number(strconv.FormatFloat(ttl.Seconds(), 'f', -1, 64))
 	in := legacyRequest{Duration: secs, Resource: name, Identity: o.Owner}
-	status, out, err := c.legacy(ctx, "/get-lock", in)
+	status, out, err := r.legacy(ctx, "/get-lock", in)
 	if err != nil {
 		return lockd.Lease{}, err
 	}
@@ -77,17 +77,17 @@ func (c *Client) getLock(ctx context.Context, name string, o lockd.AcquireOption
 	return lockd.Lease{}, legacyFailure(status, out)
 }
 
-// releaseByOwner releases name through POST /release-lock, by owner
+// ReleaseByOwner releases name through POST /release-lock, by owner
 // label: the server releases it only if owner holds it and took it through
 // POST /get-lock.
-func (c *Client) releaseByOwner(ctx context.Context, name, owner string) (lockd.Released, error) {
+func (r *remote) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.Released, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Released{}, err
 	}
 	if err := lockd.ValidateOwner(owner); err != nil {
 		return lockd.Released{}, err
 	}
-	status, out, err := c.legacy(ctx, "/release-lock", legacyRequest{Resource: name, Identity: owner})
+	status, out, err := r.legacy(ctx, "/release-lock", legacyRequest{Resource: name, Identity: owner})
 	if err != nil {
 		return lockd.Released{}, err
 	}
@@ -103,8 +103,8 @@ func (c *Client) releaseByOwner(ctx context.Context, name, owner string) (lockd.
 
 // legacy posts in to one of the prototype's routes and decodes the answer,
 // whatever its status.
-func (c *Client) legacy(ctx context.Context, path string, in legacyRequest) (int, legacyAnswer, error) {
-	status, b, err := c.send(ctx, call{method: http.MethodPost, path: path, in: in})
+func (r *remote) legacy(ctx context.Context, path string, in legacyRequest) (int, legacyAnswer, error) {
+	status, b, err := r.send(ctx, call{method: http.MethodPost, path: path, in: in})
 	if err != nil {
 		return 0, legacyAnswer{}, err
 	}

@@ -1,0 +1,234 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
+)
+
+// maxResponseBytes bounds how much of a response the client reads.
+const maxResponseBytes = 1 << 20
+
+// remote is lockd's HTTP API as a lockd.Engine: one request per call, no
+// retries (Client adds them).
+type remote struct {
+	base    string
+	hc      *http.Client
+	timeout time.Duration
+}
+
+var _ lockd.Engine = (*remote)(nil)
+
+// call is one request to the API.
+type call struct {
+	method string
+	path   string
+	name   string        // the lock, for errors that name it
+	in     any           // request body, marshalled to JSON; nil for none
+	out    any           // where to decode a 2xx body; nil to discard it
+	extra  time.Duration // added to the timeout (an acquire's wait)
+	accept int           // a non-2xx status whose body is also decoded into out
+}
+
+// do sends cl and decodes the answer into cl.out. Non-2xx answers become
+// lockd errors (see apiError), except cl.accept, which is decoded and then
+// reported as an error; an unreadable answer wraps lockd.ErrInternal;
+// failures to talk to the server are wrapped with their cause.
+func (r *remote) do(ctx context.Context, cl call) error {
+	status, b, err := r.send(ctx, cl)
+	if err != nil {
+		return err
+	}
+	ok := status >= 200 && status <= 299
+	if !ok && status != cl.accept {
+		return apiError(status, b, cl.name)
+	}
+	if cl.out != nil {
+		if err := json.Unmarshal(b, cl.out); err != nil {
+			return fmt.Errorf("client: %s %s: decoding response: %w: %w", cl.method, cl.path, lockd.ErrInternal, err)
+		}
+	}
+	if !ok {
+		return fmt.Errorf("client: %s %s: HTTP %d", cl.method, cl.path, status)
+	}
+	return nil
+}
+
+// send makes the request cl describes, within the client's timeout plus
+// cl.extra, and returns the answer's status and body, whatever the status.
+// Failures to talk to the server are wrapped with their cause and marked
+// transient; a body over maxResponseBytes wraps lockd.ErrInternal.
+func (r *remote) send(ctx context.Context, cl call) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout+cl.extra)
+	defer cancel()
+	var body io.Reader
+	if cl.in != nil {
+		b, err := json.Marshal(cl.in)
+		if err != nil {
+			return 0, nil, fmt.Errorf("client: encoding request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, r.base+cl.path, body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return 0, nil, &transientError{fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return 0, nil, &transientError{fmt.Errorf("client: %s %s: reading response: %w", cl.method, cl.path, err)}
+	}
+	if len(b) > maxResponseBytes {
+		return 0, nil, fmt.Errorf("client: %s %s: response larger than %d bytes: %w", cl.method, cl.path, maxResponseBytes, lockd.ErrInternal)
+	}
+	return resp.StatusCode, b, nil
+}
+
+// pathFor builds the path of a lock route. name must be valid: lockd names
+// need no escaping, and escaping keeps the path sane when they are not.
+func pathFor(name, action string) string {
+	p := "/v1/locks/" + url.PathEscape(name)
+	if action != "" {
+		p += "/" + action
+	}
+	return p
+}
+
+// Acquire sends o to POST /v1/locks/{name}/acquire, or to the prototype's
+// POST /get-lock when o asks for ReleaseByOwner, which only that route
+// grants.
+func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOptions) (lockd.Lease, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Lease{}, err
+	}
+	if o.ReleaseByOwner {
+		return r.getLock(ctx, name, o)
+	}
+	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
+	if o.TTL != 0 {
+		ms := o.TTL.Milliseconds()
+		in.TTLMs = &ms
+	}
+	var out wire.Lease
+	err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "acquire"), name: name, in: in, out: &out, extra: max(o.Wait, 0)})
+	var noe *lockd.NotObtainedError
+	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && (errors.As(err, &noe) || errors.Is(err, ctxErr)) {
+		// The caller's context ended the request: the connection was cut,
+		// or the server answered lock_held as it saw the client go. Say so
+		// the way an in-process engine does.
+		if noe == nil {
+			noe = &lockd.NotObtainedError{Name: name}
+		}
+		return lockd.Lease{}, errors.Join(noe, ctxErr)
+	}
+	if err != nil {
+		return lockd.Lease{}, err
+	}
+	return out.Domain(), nil
+}
+
+// Extend sends POST /v1/locks/{name}/extend.
+func (r *remote) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Lease{}, err
+	}
+	in := wire.ExtendRequest{Lease: leaseID}
+	if ttl != 0 {
+		// Without ttl_ms the server keeps the lease's TTL.
+		ms := ttl.Milliseconds()
+		in.TTLMs = &ms
+	}
+	var out wire.Lease
+	err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: in, out: &out})
+	if err != nil {
+		return lockd.Lease{}, err
+	}
+	return out.Domain(), nil
+}
+
+// Release sends POST /v1/locks/{name}/release.
+func (r *remote) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.Released{}, err
+	}
+	var out wire.Released
+	if err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: wire.ReleaseRequest{Lease: leaseID}, out: &out}); err != nil {
+		return lockd.Released{}, err
+	}
+	if !out.Released {
+		if out.Reason != "" && out.Reason != lockd.CodeNotHeld {
+			return lockd.Released{}, fmt.Errorf("client: release not done, reason %q: %w", out.Reason, lockd.ErrInternal)
+		}
+		return lockd.Released{}, lockd.ErrNotHeld
+	}
+	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence}, nil
+}
+
+// Inspect sends GET /v1/locks/{name}.
+func (r *remote) Inspect(ctx context.Context, name string) (lockd.LockInfo, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.LockInfo{}, err
+	}
+	var out wire.Lock
+	if err := r.do(ctx, call{method: http.MethodGet, path: pathFor(name, ""), name: name, out: &out}); err != nil {
+		return lockd.LockInfo{}, err
+	}
+	return out.Domain(), nil
+}
+
+// Health asks GET /readyz. A 503 still carries the node list; a server
+// that cannot be reached shows as one failed node, the server itself.
+func (r *remote) Health(ctx context.Context) lockd.Health {
+	var out wire.Ready
+	err := r.do(ctx, call{method: http.MethodGet, path: "/readyz", out: &out, accept: http.StatusServiceUnavailable})
+	if err != nil && len(out.Nodes) == 0 {
+		return lockd.Health{Nodes: []lockd.NodeHealth{{Addr: r.base, Error: err.Error()}}}
+	}
+	h := lockd.Health{Ready: out.Ready && err == nil}
+	for _, n := range out.Nodes {
+		h.Nodes = append(h.Nodes, lockd.NodeHealth{Addr: n.Addr, OK: n.OK, Latency: time.Duration(n.LatencyMs) * time.Millisecond, Error: n.Error})
+	}
+	return h
+}
+
+// Close closes idle connections.
+func (r *remote) Close() error {
+	r.hc.CloseIdleConnections()
+	return nil
+}
+
+// history sends GET /v1/locks/{name}/history; limit 0 leaves the server's
+// default.
+func (r *remote) history(ctx context.Context, name string, limit int) ([]lockd.Event, error) {
+	p := pathFor(name, "history")
+	if limit > 0 {
+		p += "?limit=" + strconv.Itoa(limit)
+	}
+	var out wire.History
+	if err := r.do(ctx, call{method: http.MethodGet, path: p, name: name, out: &out}); err != nil {
+		return nil, err
+	}
+	events := make([]lockd.Event, 0, len(out.Events))
+	for _, ev := range out.Events {
+		events = append(events, ev.Domain())
+	}
+	return events, nil
+}

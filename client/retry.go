@@ -1,0 +1,69 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// Backoff between retries: doubling from backoffMin to backoffMax, each
+// wait drawn at random from its upper half so that clients that failed
+// together do not come back together.
+const (
+	backoffMin = 50 * time.Millisecond
+	backoffMax = time.Second
+)
+
+// backoff is a doubling, jittered wait.
+type backoff struct{ next time.Duration }
+
+// wait returns the next pause.
+func (b *backoff) wait() time.Duration {
+	if b.next < backoffMin {
+		b.next = backoffMin
+	}
+	d := b.next
+	b.next = min(2*b.next, backoffMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits d, or less when ctx ends (returning false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// retry runs attempt until it succeeds, fails for good, or the budget
+// (the client's retry time plus extra, within ctx) is spent. Only
+// transient errors are retried; attempt learns how many attempts came
+// before it, so that it can tell a first answer from one after a failure
+// whose outcome it cannot know.
+func (c *Client) retry(ctx context.Context, extra time.Duration, attempt func(n int) error) error {
+	if c.retryFor == 0 {
+		return attempt(0)
+	}
+	until := time.Now().Add(c.retryFor + extra)
+	var b backoff
+	for n := 0; ; n++ {
+		err := attempt(n)
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		d := b.wait()
+		if time.Now().Add(d).After(until) {
+			return err
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+			return err
+		}
+		if !sleep(ctx, d) {
+			return err
+		}
+	}
+}
