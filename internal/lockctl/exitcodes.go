@@ -1,0 +1,51 @@
+package lockctl
+
+// Exit statuses of lockctl. They come from sysexits.h where one fits, so a
+// script can tell lockctl's own outcomes from an ordinary failure (1). The
+// values 70 to 74 are left free for outcomes of commands yet to come (a
+// lock lost while a command runs under it).
+const (
+	// ExitOK means the command did what it was asked.
+	ExitOK = 0
+	// ExitFailure is any failure without a status of its own: a lease that
+	// no longer holds its lock, a lockd without a store, a server error.
+	ExitFailure = 1
+	// ExitUsage (EX_USAGE) is a bad command line or environment value: an
+	// unknown command or flag, a missing argument, a bad --metadata, or a
+	// name, owner, TTL or lease lockd would refuse.
+	ExitUsage = 64
+	// ExitUnavailable (EX_UNAVAILABLE) means lockd could not be asked or
+	// could not decide: it was unreachable or did not answer within
+	// --timeout, its Redis quorum or its store was unavailable, or it was
+	// shutting down. Nothing was granted; trying again later may work.
+	ExitUnavailable = 69
+	// ExitNotObtained (EX_TEMPFAIL) means another lease holds the lock past
+	// --wait: the lock was not obtained.
+	ExitNotObtained = 75
+	// ExitInterrupted means SIGINT or SIGTERM stopped the command before
+	// it finished (128 + SIGINT, as shells report it).
+	ExitInterrupted = 130
+)
+
+// ExitCode is one of lockctl's exit statuses, with what it means.
+type ExitCode struct {
+	// Code is the status.
+	Code int
+	// Name is a short name for it, the sysexits.h one where there is one.
+	Name string
+	// Meaning says when lockctl exits with it.
+	Meaning string
+}
+
+// ExitCodes returns every exit status lockctl uses, in ascending order,
+// for help texts and docs. The slice is the caller's.
+func ExitCodes() []ExitCode {
+	return []ExitCode{
+		{ExitOK, "ok", "done"},
+		{ExitFailure, "failure", "any other failure (lease no longer holds the lock, no store, server error)"},
+		{ExitUsage, "EX_USAGE", "bad command line or environment value, or an input lockd refuses"},
+		{ExitUnavailable, "EX_UNAVAILABLE", "lockd unreachable or too slow, quorum or store unavailable, or shutting down"},
+		{ExitNotObtained, "EX_TEMPFAIL", "the lock is held by someone else (past --wait)"},
+		{ExitInterrupted, "interrupted", "stopped by SIGINT or SIGTERM"},
+	}
+}
