@@ -163,15 +163,16 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 }
 
 // Release frees the lock and stops keep-alive; Done closes with
-// ErrReleased. Transient failures are retried first (see WithRetry); a
+// ErrReleased. Transient failures are retried first (see WithRetry), but
+// not past the lease's own deadline, when there is nothing left to free; a
 // retry names this lease, so it never touches a newer holder.
 //
 // It returns nil when it was released. It returns lockd.ErrNotHeld when
 // the lease no longer held it (released before, expired, or someone
 // else's now), in which case nothing was deleted; releasing twice is safe,
 // and the second time asks nobody. When a retry answers not_held after an
-// attempt whose outcome is unknown (its answer was lost), that attempt may
-// have released it, and Release returns nil. When Done had closed for a
+// attempt whose answer was lost on the way, that attempt may have released
+// it, and Release returns nil. When Done had closed for a
 // loss before Release was called, the error it returns also matches
 // lockd.ErrLost, with Err's cause. It returns lockd.ErrQuorumUnavailable,
 // an error wrapping lockd.ErrInternal, or a wrapped transport error when
@@ -189,12 +190,20 @@ func (l *Lease) Release(ctx context.Context) error {
 		return lockd.ErrNotHeld
 	}
 	before := l.err
+	// Past its deadline the lease has run out: one attempt, no retries.
+	until := time.Now().Add(l.c.retryFor)
+	if l.deadline.Before(until) {
+		until = l.deadline
+	}
 	l.mu.Unlock()
-	err := l.c.retry(ctx, 0, func(n int) error {
+	unknown := false // an attempt's answer was lost: it may have released
+	err := l.c.retryUntil(ctx, until, func(int) error {
 		_, err := l.c.eng.Release(ctx, l.name, l.id)
-		if n > 0 && errors.Is(err, lockd.ErrNotHeld) {
-			return nil // an earlier attempt, whose answer was lost, may have released it
+		if unknown && errors.Is(err, lockd.ErrNotHeld) {
+			return nil
 		}
+		var te *transientError
+		unknown = unknown || errors.As(err, &te)
 		return err
 	})
 	if err == nil || errors.Is(err, lockd.ErrNotHeld) {

@@ -42,13 +42,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // retry runs attempt until it succeeds, fails for good, or the budget
 // (the client's retry time plus extra, within ctx) is spent. Only
 // transient errors are retried; attempt learns how many attempts came
-// before it, so that it can tell a first answer from one after a failure
-// whose outcome it cannot know.
+// before it.
 func (c *Client) retry(ctx context.Context, extra time.Duration, attempt func(n int) error) error {
+	return c.retryUntil(ctx, time.Now().Add(c.retryFor+extra), attempt)
+}
+
+// retryUntil is retry with the budget ending at until.
+func (c *Client) retryUntil(ctx context.Context, until time.Time, attempt func(n int) error) error {
 	if c.retryFor == 0 {
 		return attempt(0)
 	}
-	until := time.Now().Add(c.retryFor + extra)
 	var b backoff
 	for n := 0; ; n++ {
 		err := attempt(n)
