@@ -15,7 +15,7 @@ import (
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/fence"
 	"github.com/lockd/lockd/httpapi"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 	"github.com/lockd/lockd/memlock"
 )
 
@@ -33,7 +33,7 @@ type account struct {
 // collection in a database of the test's own.
 func collection(t *testing.T) *mongo.Collection {
 	t.Helper()
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	cl, err := mongo.Connect(options.Client().ApplyURI(m.URI()).SetTimeout(opTimeout))
 	if err != nil {
 		t.Fatalf("mongo.Connect(%q): %v", m.URI(), err)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/syncbuf"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 )
 
 // testTimeout bounds every call a test makes, so a hang fails the test
@@ -29,7 +29,7 @@ func ctxFor(t *testing.T) context.Context {
 
 // newStore opens a Store on m's database, logging into the returned
 // buffer, and closes it when the test ends.
-func newStore(t *testing.T, m *testenv.Mongo, opts ...Option) (*Store, *syncbuf.Buffer) {
+func newStore(t *testing.T, m *mongoenv.Mongo, opts ...Option) (*Store, *syncbuf.Buffer) {
 	t.Helper()
 	logs := &syncbuf.Buffer{}
 	opts = append([]Option{
@@ -51,7 +51,7 @@ func newStore(t *testing.T, m *testenv.Mongo, opts ...Option) (*Store, *syncbuf.
 
 // rawDB returns m's database through a client of the test's own, for
 // looking at what the Store wrote.
-func rawDB(t *testing.T, m *testenv.Mongo) *mongo.Database {
+func rawDB(t *testing.T, m *mongoenv.Mongo) *mongo.Database {
 	t.Helper()
 	c, err := mongo.Connect(options.Client().ApplyURI(m.URI()).SetServerSelectionTimeout(testTimeout))
 	if err != nil {

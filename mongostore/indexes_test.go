@@ -8,11 +8,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/lockd/lockd"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 )
 
 func TestIndexes(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	db := rawDB(t, m)
 
 	t.Run("NewTwice", func(t *testing.T) {
@@ -53,9 +53,9 @@ func TestIndexes(t *testing.T) {
 // TestPruneWithoutTTL checks the stand-in for the TTL index on FerretDB:
 // a Store deletes events older than its retention when it starts.
 func TestPruneWithoutTTL(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	if !m.Embedded() {
-		t.Skipf("%s is a real MongoDB: its TTL index expires events (TestIndexes/Retention)", testenv.MongoURIEnv)
+		t.Skipf("%s is a real MongoDB: its TTL index expires events (TestIndexes/Retention)", mongoenv.URIEnv)
 	}
 	db := rawDB(t, m)
 	now := time.Now()

@@ -9,7 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/lockd/lockd"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 )
 
 // journalEvent returns event i of a test sequence. Two events share each
@@ -27,7 +27,7 @@ func journalEvent(name string, base time.Time, i int) lockd.Event {
 // back every event is written once and in order.
 func TestJournalOutage(t *testing.T) {
 	const n = 200
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s, _ := newStore(t, m, WithQueueSize(n), WithOpTimeout(500*time.Millisecond))
 	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	for i := range n / 2 {
@@ -84,7 +84,7 @@ func TestJournalOutage(t *testing.T) {
 }
 
 func TestHistoryArgumentError(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s, _ := newStore(t, m)
 	tests := []struct {
 		name  string
@@ -119,7 +119,7 @@ func TestHistoryArgumentError(t *testing.T) {
 // TestLockRecord follows one lock record through mint, extend, release
 // and a second grant.
 func TestLockRecord(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s, _ := newStore(t, m)
 	db := rawDB(t, m)
 	type record struct {
@@ -253,7 +253,7 @@ func firstFence(evs []lockd.Event) int64 {
 // them, carries the lease only, even when the lease's acquire is in the
 // journal.
 func TestEventsAsRecorded(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s, _ := newStore(t, m)
 	db := rawDB(t, m)
 	acquired := lockd.NewLeaseID()

@@ -12,11 +12,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/lockd/lockd"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 )
 
 func TestMintFence(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 
 	t.Run("Sequential", func(t *testing.T) {
 		s, _ := newStore(t, m)
@@ -107,7 +107,7 @@ func TestMintFence(t *testing.T) {
 // closed, and once the server is back the same Store mints on from where
 // the fence was.
 func TestMintFenceStopStart(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s, _ := newStore(t, m)
 	before := mint(t, s, "outage")
 	if err := s.Ping(ctxFor(t)); err != nil {

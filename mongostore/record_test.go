@@ -11,7 +11,7 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/syncbuf"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 	"github.com/lockd/lockd/memlock"
 )
 
@@ -22,7 +22,7 @@ import (
 // test.
 func fullStore(t *testing.T) (*Store, *syncbuf.Buffer) {
 	t.Helper()
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s, logs := newStore(t, m, WithQueueSize(1), WithOpTimeout(200*time.Millisecond))
 	t.Cleanup(func() { closeQuickly(s) })
 	m.Stop()

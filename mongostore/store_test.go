@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 )
 
 func TestNew(t *testing.T) {
@@ -70,7 +70,7 @@ func TestNew(t *testing.T) {
 	})
 
 	t.Run("OK", func(t *testing.T) {
-		m := testenv.StartMongo(t)
+		m := mongoenv.Start(t)
 		s, _ := newStore(t, m)
 		if err := s.Ping(ctxFor(t)); err != nil {
 			t.Errorf("Ping: %v", err)

@@ -24,7 +24,7 @@ import (
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/syncbuf"
-	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 	"github.com/lockd/lockd/memlock"
 )
 
@@ -244,7 +244,7 @@ func demo(t *testing.T, mongoURI, db, lockdURL string, extra ...string) (*outcom
 // move money concurrently. With locks and fences the total never changes;
 // without them, lost updates make it drift.
 func TestDemo(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	lockSrv := httptest.NewServer(httpapi.New(memlock.New()))
 	t.Cleanup(lockSrv.Close)
 	const want = seedAccounts * seedBalance
@@ -298,7 +298,7 @@ type testBank struct {
 }
 
 // newTestBank connects to m and serves a bank with a short lock wait.
-func newTestBank(t *testing.T, m *testenv.Mongo, db string) *testBank {
+func newTestBank(t *testing.T, m *mongoenv.Mongo, db string) *testBank {
 	t.Helper()
 	mc, err := mongo.Connect(options.Client().ApplyURI(m.URI()).SetTimeout(testTimeout))
 	if err != nil {
@@ -337,7 +337,7 @@ func (tb *testBank) balance(t *testing.T, id string) int64 {
 }
 
 func TestRoutes(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	tb := newTestBank(t, m, m.Database())
 	t.Cleanup(httpClient.CloseIdleConnections)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -14,10 +14,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/internal/testenv/mongoenv"
 )
 
 // mongoArgs are the flags that point lockd at m.
-func mongoArgs(m *testenv.Mongo) []string {
+func mongoArgs(m *mongoenv.Mongo) []string {
 	return []string{"--mongo", m.URI(), "--mongo-db", m.Database(), "--instance", "test-lockd"}
 }
 
@@ -40,7 +41,7 @@ func release(t *testing.T, base, name, lease string) {
 }
 
 // countEvents counts lock_events documents matching filter.
-func countEvents(t *testing.T, m *testenv.Mongo, filter bson.D) int64 {
+func countEvents(t *testing.T, m *mongoenv.Mongo, filter bson.D) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -59,7 +60,7 @@ func countEvents(t *testing.T, m *testenv.Mongo, filter bson.D) int64 {
 // TestMongoFencesAcrossRestart: a new lockd on the same MongoDB goes on
 // from the last fence, and serves the first one's history.
 func TestMongoFencesAcrossRestart(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	s1 := start(t, mongoArgs(m)...)
 	base := "http://" + s1.addr
 	lease, f1 := grant(t, base, "restart", "a")
@@ -101,7 +102,7 @@ func TestMongoFencesAcrossRestart(t *testing.T) {
 // TestMongoFencesAcrossRedisLoss kills and restarts every Redis node (all
 // data lost): fences from MongoDB still grow.
 func TestMongoFencesAcrossRedisLoss(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	nodes := testenv.StartRedis(t, 3)
 	s := start(t, append(mongoArgs(m), "--redis", strings.Join(testenv.Addrs(nodes), ","))...)
 	base := "http://" + s.addr
@@ -119,7 +120,7 @@ func TestMongoFencesAcrossRedisLoss(t *testing.T) {
 // TestMongoConcurrentAcquirers has 8 acquirers take turns on one lock:
 // each holder sees a fence larger than every holder before it.
 func TestMongoConcurrentAcquirers(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	nodes := testenv.StartRedis(t, 3)
 	s := start(t, append(mongoArgs(m), "--redis", strings.Join(testenv.Addrs(nodes), ","))...)
 	base := "http://" + s.addr
@@ -167,7 +168,7 @@ func TestMongoConcurrentAcquirers(t *testing.T) {
 // back, locking resumes in the same lockd; after shutdown the journal has
 // an acquired and a released event for every successful grant.
 func TestMongoOutage(t *testing.T) {
-	m := testenv.StartMongo(t)
+	m := mongoenv.Start(t)
 	if !m.Embedded() {
 		t.Skip("needs the embedded server to stop MongoDB; LOCKD_TEST_MONGO_URI points at an external one")
 	}

@@ -6,9 +6,9 @@
 // that `go test ./...` passes on a machine with only Go; with
 // LOCKD_REQUIRE_REDIS_SERVER=1 a missing redis-server fails the test instead.
 //
-// MongoDB: the MongoDB at LOCKD_TEST_MONGO_URI when set (a fresh database
-// per test), otherwise an embedded FerretDB started in-process over SQLite
-// in a temporary directory, which a test can stop and start again.
+// MongoDB servers are in the subpackage mongoenv, so that the tests of
+// Redis-only packages (redlock) do not bring FerretDB into the go.sum of a
+// module that imports them.
 package testenv
 
 import (

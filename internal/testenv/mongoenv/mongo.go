@@ -1,4 +1,8 @@
-package testenv
+// Package mongoenv starts a MongoDB-compatible server for a test: an
+// embedded FerretDB, or the real MongoDB named by LOCKD_TEST_MONGO_URI. It is
+// apart from testenv so that packages whose tests need only Redis do not
+// pull FerretDB into the go.sum of modules that import them.
+package mongoenv
 
 import (
 	"context"
@@ -19,12 +23,14 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lockd/lockd/internal/redisproc"
 )
 
-// MongoURIEnv names the variable that points StartMongo at a real MongoDB
+// URIEnv names the variable that points Start at a real MongoDB
 // (for example "mongodb://127.0.0.1:27017/?replicaSet=rs0") instead of the
 // embedded FerretDB.
-const MongoURIEnv = "LOCKD_TEST_MONGO_URI"
+const URIEnv = "LOCKD_TEST_MONGO_URI"
 
 // mongoStopTimeout bounds how long a stopping FerretDB may take. It gives
 // connected clients 3s to hang up before it closes their connections, so
@@ -53,18 +59,18 @@ type Mongo struct {
 	done   chan struct{}      // closed when the running FerretDB's Run returns
 }
 
-// StartMongo starts an embedded FerretDB, or connects to LOCKD_TEST_MONGO_URI
+// Start starts an embedded FerretDB, or connects to LOCKD_TEST_MONGO_URI
 // when it is set, and waits until the server answers a ping. At the end of
 // the test it stops the embedded server and waits for it to exit, or drops
 // the test's database on the external one. It fails the test when the
 // server does not answer within 10s.
-func StartMongo(t testing.TB) *Mongo {
+func Start(t testing.TB) *Mongo {
 	t.Helper()
 	m := &Mongo{t: t, db: "lockd_test_" + randomHex(t, 8)}
-	if uri := os.Getenv(MongoURIEnv); uri != "" {
+	if uri := os.Getenv(URIEnv); uri != "" {
 		m.external, m.uri = true, uri
 		if err := pingMongo(uri); err != nil {
-			t.Fatalf("%s=%s: %v", MongoURIEnv, redact(uri), err)
+			t.Fatalf("%s=%s: %v", URIEnv, redact(uri), err)
 		}
 		t.Cleanup(m.dropDatabase)
 		return m
@@ -98,7 +104,7 @@ func (m *Mongo) URI() string {
 }
 
 // Database returns the database name this test should use; it differs
-// between StartMongo calls.
+// between Start calls.
 func (m *Mongo) Database() string { return m.db }
 
 // Embedded reports whether the server is the in-process FerretDB rather
@@ -109,7 +115,7 @@ func (m *Mongo) Embedded() bool { return !m.external }
 // and every connection; its data stays on disk. Stopping a stopped server
 // does nothing. With an external MongoDB the test is skipped, since lockd's
 // tests cannot stop it. Call Stop and Start from the test that called
-// StartMongo: they end that test on failure or skip.
+// Start: they end that test on failure or skip.
 func (m *Mongo) Stop() {
 	m.t.Helper()
 	m.requireEmbedded("Stop")
@@ -125,7 +131,7 @@ func (m *Mongo) Start() {
 	m.t.Helper()
 	m.requireEmbedded("Start")
 	var err error
-	deadline := time.Now().Add(startTimeout)
+	deadline := time.Now().Add(redisproc.StartTimeout)
 	for time.Now().Before(deadline) { // the port may linger briefly after the stop
 		if err = m.start(); err == nil {
 			return
@@ -138,7 +144,7 @@ func (m *Mongo) Start() {
 func (m *Mongo) requireEmbedded(op string) {
 	m.t.Helper()
 	if m.external {
-		m.t.Skipf("%s needs the embedded FerretDB; this test cannot stop the MongoDB at %s=%s", op, MongoURIEnv, redact(m.uri))
+		m.t.Skipf("%s needs the embedded FerretDB; this test cannot stop the MongoDB at %s=%s", op, URIEnv, redact(m.uri))
 	}
 }
 
@@ -208,9 +214,9 @@ func (m *Mongo) stop() error {
 
 // dropDatabase removes the test's database from the external MongoDB.
 func (m *Mongo) dropDatabase() {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), redisproc.StartTimeout)
 	defer cancel()
-	c, err := mongo.Connect(options.Client().ApplyURI(m.uri).SetServerSelectionTimeout(startTimeout))
+	c, err := mongo.Connect(options.Client().ApplyURI(m.uri).SetServerSelectionTimeout(redisproc.StartTimeout))
 	if err != nil {
 		m.t.Errorf("drop database %s: %v", m.db, err)
 		return
@@ -221,12 +227,12 @@ func (m *Mongo) dropDatabase() {
 	}
 }
 
-// pingMongo connects to uri and pings it until it answers or startTimeout
+// pingMongo connects to uri and pings it until it answers or redisproc.StartTimeout
 // passes.
 func pingMongo(uri string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), redisproc.StartTimeout)
 	defer cancel()
-	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(startTimeout))
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(redisproc.StartTimeout))
 	if err != nil {
 		return err
 	}
@@ -236,7 +242,7 @@ func pingMongo(uri string) error {
 	var res bson.M
 	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Decode(&res); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%s did not answer ping within %v: %w", redact(uri), startTimeout, err)
+			return fmt.Errorf("%s did not answer ping within %v: %w", redact(uri), redisproc.StartTimeout, err)
 		}
 		return err
 	}
@@ -268,4 +274,14 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatalf("random: %v", err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort(t testing.TB) int {
+	t.Helper()
+	port, err := redisproc.FreePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
 }

@@ -1,4 +1,4 @@
-package testenv
+package mongoenv
 
 import (
 	"context"
@@ -12,13 +12,15 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/lockd/lockd/internal/redisproc"
 )
 
-func TestStartMongo(t *testing.T) {
+func TestStart(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		a, b := StartMongo(t), StartMongo(t)
+		a, b := Start(t), Start(t)
 		if a.Database() == b.Database() {
-			t.Errorf("got database %q twice, want a fresh name per StartMongo", a.Database())
+			t.Errorf("got database %q twice, want a fresh name per Start", a.Database())
 		}
 		c := connectMongo(t, a.URI())
 		want := bson.D{{Key: "_id", Value: "k"}, {Key: "v", Value: int64(42)}}
@@ -30,9 +32,9 @@ func TestStartMongo(t *testing.T) {
 		}
 	})
 	t.Run("StopStart", func(t *testing.T) {
-		m := StartMongo(t)
+		m := Start(t)
 		if !m.Embedded() {
-			t.Skipf("%s is set: Stop and Start need the embedded FerretDB", MongoURIEnv)
+			t.Skipf("%s is set: Stop and Start need the embedded FerretDB", URIEnv)
 		}
 		c := connectMongo(t, m.URI())
 		if _, err := c.Database(m.Database()).Collection("c").InsertOne(ctxFor(t), bson.D{{Key: "_id", Value: "k"}, {Key: "v", Value: int64(7)}}); err != nil {
@@ -52,7 +54,7 @@ func TestStartMongo(t *testing.T) {
 		// The driver notices the restarted server on its own; give it a
 		// bounded time to reconnect.
 		var got int64
-		deadline := time.Now().Add(startTimeout)
+		deadline := time.Now().Add(redisproc.StartTimeout)
 		for {
 			got = findVMaybe(c, m.Database())
 			if got == 7 || time.Now().After(deadline) {
@@ -66,9 +68,9 @@ func TestStartMongo(t *testing.T) {
 	})
 	t.Run("NoLeaks", func(t *testing.T) {
 		t.Run("Run", func(t *testing.T) {
-			m := StartMongo(t)
+			m := Start(t)
 			if !m.Embedded() {
-				t.Skipf("%s is set: no embedded FerretDB to leak", MongoURIEnv)
+				t.Skipf("%s is set: no embedded FerretDB to leak", URIEnv)
 			}
 			c := connectMongo(t, m.URI())
 			if err := c.Ping(ctxFor(t), nil); err != nil {
@@ -96,7 +98,7 @@ func TestStartMongo(t *testing.T) {
 // ends.
 func connectMongo(t *testing.T, uri string) *mongo.Client {
 	t.Helper()
-	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(startTimeout))
+	c, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(redisproc.StartTimeout))
 	if err != nil {
 		t.Fatalf("connect %s: %v", uri, err)
 	}
