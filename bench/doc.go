@@ -8,8 +8,8 @@
 // bench is a Go module of its own (github.com/lockd/lockd/bench), which
 // uses the lockd module next to it through a replace directive. The peers
 // it measures, and their Redis client go-redis, are required here only, so
-// that nobody who depends on lockd downloads them. Run it from this
-// directory:
+// that they stay out of the module graph, and the minimum versions, of
+// everyone who depends on lockd. Run it from this directory:
 //
 //	cd bench && go run ./cmd/lockbench -duration 5s
 package bench
