@@ -37,7 +37,9 @@ var (
 	ErrNotConfigured = errors.New("lockd: not configured")
 	// ErrUnavailable means this lockd could not serve the request, though
 	// another might: it is shutting down. Nothing was granted; retry
-	// elsewhere.
+	// elsewhere. The SDK also returns it for a 502, 503 or 504 from a proxy
+	// in front of lockd; after a 504 the request may have been served, which
+	// a retry with the same lease makes harmless.
 	ErrUnavailable = errors.New("lockd: unavailable")
 	// ErrInternal is what the SDK returns for a server error it cannot
 	// map to any other value.

@@ -206,7 +206,9 @@ func TestServerErrors(t *testing.T) {
 		want   error
 	}{
 		{"Internal", 500, `{"error":{"code":"internal","message":"lockd: internal error"}}`, lockd.ErrInternal},
-		{"ProxyPage", 502, `<html>Bad Gateway</html>`, lockd.ErrInternal},
+		{"ProxyPage", 502, `<html>Bad Gateway</html>`, lockd.ErrUnavailable},
+		{"ProxyTimeout", 504, ``, lockd.ErrUnavailable},
+		{"ProxyPage500", 500, `<html>oops</html>`, lockd.ErrInternal},
 		{"Empty", 500, ``, lockd.ErrInternal},
 		{"UnknownCode", 404, `{"error":{"code":"not_found","message":"no route"}}`, lockd.ErrInternal},
 		{"ErrQuorumUnavailable", 503, `{"error":{"code":"quorum_unavailable","message":"lockd: quorum unavailable"}}`, lockd.ErrQuorumUnavailable},

@@ -48,19 +48,20 @@ func transient(err error) bool {
 // apiError rebuilds the error a non-2xx answer carries, through the domain
 // table (lockd.CodeError): lock_held becomes *lockd.NotObtainedError with
 // the holder, invalid_argument *lockd.ArgumentError with the field,
-// lock_lost, not_held and quorum_unavailable their sentinels. Anything else
-// (an internal error, a proxy's HTML page) wraps lockd.ErrInternal with the
-// status and the server's message.
+// lock_lost, not_held and quorum_unavailable their sentinels. A 502, 503 or
+// 504 without lockd's error body (a proxy that found no lockd) wraps
+// lockd.ErrUnavailable. Anything else (an internal error, a proxy's HTML
+// page) wraps lockd.ErrInternal with the status and the server's message.
 func apiError(status int, body []byte, name string) error {
 	var e wire.ErrorBody
 	if err := json.Unmarshal(body, &e); err != nil || e.Error == nil || e.Error.Code == "" {
-		err := fmt.Errorf("client: HTTP %d: %q: %w", status, snippet(body), lockd.ErrInternal)
 		switch status {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			// A proxy in front of lockd that found no lockd to ask.
-			return &transientError{err}
+			// A proxy in front of lockd that found no lockd to ask: this
+			// endpoint is unavailable, another may not be.
+			return &transientError{fmt.Errorf("client: HTTP %d: %q: %w", status, snippet(body), lockd.ErrUnavailable)}
 		}
-		return err
+		return fmt.Errorf("client: HTTP %d: %q: %w", status, snippet(body), lockd.ErrInternal)
 	}
 	d := e.Error
 	switch d.Code {

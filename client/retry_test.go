@@ -166,8 +166,8 @@ func TestRetries(t *testing.T) {
 		defer srv.Close()
 		start := time.Now()
 		_, err := newClient(t, srv.URL, client.WithRetry(300*time.Millisecond)).Inspect(ctxFor(t), "r")
-		if !errors.Is(err, lockd.ErrInternal) {
-			t.Errorf("Inspect through a failing proxy: %v, want ErrInternal", err)
+		if !errors.Is(err, lockd.ErrUnavailable) {
+			t.Errorf("Inspect through a failing proxy: %v, want ErrUnavailable", err)
 		}
 		if n := calls.Load(); n < 2 {
 			t.Errorf("%d requests, want retries", n)
