@@ -1,7 +1,7 @@
 // Command lockctl is lockd's command-line client: it takes, extends,
-// releases and inspects locks, reads their history, and loads a lockd
-// with bench. The commands live in internal/lockctl; see docs/cli.md or
-// lockctl --help.
+// releases and inspects locks, runs commands under a lock, reads their
+// history, and loads a lockd with bench. The commands live in
+// internal/lockctl; see docs/cli.md or lockctl --help.
 package main
 
 import (

@@ -1,9 +1,10 @@
 package lockctl
 
 // Exit statuses of lockctl. They come from sysexits.h where one fits, so a
-// script can tell lockctl's own outcomes from an ordinary failure (1). The
-// values 70 to 74 are left free for outcomes of commands yet to come (a
-// lock lost while a command runs under it).
+// script can tell lockctl's own outcomes from an ordinary failure (1), and
+// from the shell's conventions for a command that could not be run. 70 is
+// lockctl's own; 71 to 74 are left free for outcomes of commands yet to
+// come. run otherwise exits with its command's status.
 const (
 	// ExitOK means the command did what it was asked.
 	ExitOK = 0
@@ -19,11 +20,24 @@ const (
 	// --timeout, its Redis quorum or its store was unavailable, or it was
 	// shutting down. Nothing was granted; trying again later may work.
 	ExitUnavailable = 69
+	// ExitLost means run's lock was lost while its command ran (a renewal
+	// was refused, or none succeeded before the lease ran out), or
+	// --max-hold passed: run stopped the command (SIGTERM, then SIGKILL
+	// after --kill-grace). 70 is EX_SOFTWARE in sysexits.h; lockctl gives
+	// it this meaning of its own.
+	ExitLost = 70
 	// ExitNotObtained (EX_TEMPFAIL) means another lease holds the lock past
 	// --wait: the lock was not obtained.
 	ExitNotObtained = 75
+	// ExitCannotExecute means run found its command but could not start it
+	// (not executable, say), as shells report it.
+	ExitCannotExecute = 126
+	// ExitNotFound means run did not find its command, as shells report
+	// it. The lock was not taken.
+	ExitNotFound = 127
 	// ExitInterrupted means SIGINT or SIGTERM stopped the command before
-	// it finished (128 + SIGINT, as shells report it).
+	// it finished (128 + SIGINT, as shells report it); for run, any signal
+	// it passes on (SIGHUP too) that arrives while it waits for the lock.
 	ExitInterrupted = 130
 )
 
@@ -45,7 +59,10 @@ func ExitCodes() []ExitCode {
 		{ExitFailure, "failure", "any other failure (lease no longer holds the lock, no store, server error)"},
 		{ExitUsage, "EX_USAGE", "bad command line or environment value, or an input lockd refuses"},
 		{ExitUnavailable, "EX_UNAVAILABLE", "lockd unreachable or too slow, quorum or store unavailable, or shutting down"},
+		{ExitLost, "lost", "run: the lock was lost, or --max-hold passed, while the command ran; the command was stopped"},
 		{ExitNotObtained, "EX_TEMPFAIL", "the lock is held by someone else (past --wait)"},
-		{ExitInterrupted, "interrupted", "stopped by SIGINT or SIGTERM"},
+		{ExitCannotExecute, "cannot execute", "run: the command could not be started"},
+		{ExitNotFound, "not found", "run: the command was not found"},
+		{ExitInterrupted, "interrupted", "stopped by SIGINT or SIGTERM (run: or SIGHUP, while waiting for the lock)"},
 	}
 }

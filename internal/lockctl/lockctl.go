@@ -1,5 +1,5 @@
 // Package lockctl is lockd's command-line client: the command tree of the
-// lockctl command (acquire, extend, release, inspect, history, bench,
+// lockctl command (acquire, extend, release, inspect, history, run, bench,
 // version, completion), built with cobra over the Go SDK (package client).
 // cmd/lockctl only wires Main to the process.
 //
@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -65,15 +66,27 @@ type globals struct {
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
+	// signals starts delivering the signals that run passes on to its
+	// command, and returns them with a function that stops the delivery.
+	signals func() (<-chan os.Signal, func())
 }
 
 // Main runs lockctl with args (without the program name), the streams and
 // the environment given, and returns the exit status (see ExitCodes). It
 // returns when the command is done or, for the commands that wait or run
 // for a while, soon after ctx ends; cmd/lockctl cancels ctx on SIGINT and
-// SIGTERM.
+// SIGTERM. The exception is run once its command has started: it returns
+// when the command exits, and passes SIGINT, SIGTERM and SIGHUP that the
+// process receives on to the command instead. run's command writes to
+// stdout and stderr from goroutines of their own when they are not files:
+// give writers that are safe for concurrent use.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	g := &globals{env: env, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	g := &globals{env: env, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now, signals: osSignals}
+	return g.main(ctx, args)
+}
+
+// main runs the command tree with args.
+func (g *globals) main(ctx context.Context, args []string) int {
 	root := g.newRoot()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -81,10 +94,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return ExitOK
 	}
 	code, msg := g.explain(ctx, err)
+	if msg == "" {
+		// The command said what happened already, or its status is a
+		// child's (run).
+		return code
+	}
 	if code == ExitUsage && cmd != nil {
 		msg += fmt.Sprintf(" (see '%s --help')", cmd.CommandPath())
 	}
-	fmt.Fprintf(stderr, "lockctl: %s\n", msg)
+	fmt.Fprintf(g.stderr, "lockctl: %s\n", msg)
 	return code
 }
 
@@ -122,6 +140,7 @@ func (g *globals) newRoot() *cobra.Command {
 		g.newRelease(),
 		g.newInspect(),
 		g.newHistory(),
+		g.newRun(),
 		g.newBench(),
 		g.newVersion(),
 	)

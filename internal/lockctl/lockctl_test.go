@@ -75,12 +75,12 @@ func TestExitCodesTable(t *testing.T) {
 		if seen[c.Code] || (i > 0 && c.Code < codes[i-1].Code) || c.Name == "" || c.Meaning == "" {
 			t.Errorf("entry %d %+v: want unique, ascending codes, each with a name and meaning", i, c)
 		}
-		if c.Code >= 70 && c.Code <= 74 {
-			t.Errorf("code %d is used; 70-74 are left for commands to come", c.Code)
+		if c.Code >= 71 && c.Code <= 74 {
+			t.Errorf("code %d is used; 71-74 are left for commands to come", c.Code)
 		}
 		seen[c.Code] = true
 	}
-	for _, want := range []int{lockctl.ExitOK, lockctl.ExitFailure, lockctl.ExitUsage, lockctl.ExitUnavailable, lockctl.ExitNotObtained, lockctl.ExitInterrupted} {
+	for _, want := range []int{lockctl.ExitOK, lockctl.ExitFailure, lockctl.ExitUsage, lockctl.ExitUnavailable, lockctl.ExitLost, lockctl.ExitNotObtained, lockctl.ExitCannotExecute, lockctl.ExitNotFound, lockctl.ExitInterrupted} {
 		if !seen[want] {
 			t.Errorf("code %d missing from ExitCodes", want)
 		}
@@ -143,7 +143,7 @@ func TestCompletion(t *testing.T) {
 	}
 	t.Run("Commands", func(t *testing.T) {
 		r := run(t.Context(), t, nil, "__complete", "")
-		for _, want := range []string{"acquire", "bench", "extend", "history", "inspect", "release", "version", "completion"} {
+		for _, want := range []string{"acquire", "bench", "extend", "history", "inspect", "release", "run", "version", "completion"} {
 			if !strings.Contains(r.stdout, "\n"+want+"\t") && !strings.HasPrefix(r.stdout, want+"\t") {
 				t.Errorf("completion of commands lacks %s:\n%s", want, r.stdout)
 			}

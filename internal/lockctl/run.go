@@ -1,0 +1,378 @@
+package lockctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/client"
+)
+
+// DefaultKillGrace is how long run gives its command between SIGTERM and
+// SIGKILL once the lock is lost.
+const DefaultKillGrace = 5 * time.Second
+
+// Variables run adds to its command's environment.
+const (
+	envName  = "LOCKD_NAME"
+	envLease = "LOCKD_LEASE"
+	envFence = "LOCKD_FENCE"
+	envURL   = "LOCKD_URL"
+)
+
+// pipeWaitDelay bounds how long run waits, once its command has exited,
+// for the command's leftover children to close the pipes that carry its
+// output. Pipes are only there when lockctl's own streams are not files
+// (Main called in-process); a process's stdio is passed on as is.
+const pipeWaitDelay = time.Second
+
+// groupPoll is how often run checks whether a lost command's process
+// group is gone after its leader exited.
+const groupPoll = 100 * time.Millisecond
+
+// forwarded are the signals run passes on to its command's process group.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+// osSignals delivers the forwarded signals the process receives. While it
+// delivers them, they no longer stop lockctl.
+func osSignals() (<-chan os.Signal, func()) {
+	c := make(chan os.Signal, 8)
+	signal.Notify(c, forwarded...)
+	return c, func() { signal.Stop(c) }
+}
+
+// runConfig is what one run does.
+type runConfig struct {
+	name    string
+	argv    []string // the command and its arguments
+	ttl     time.Duration
+	wait    time.Duration
+	maxHold time.Duration // 0: no bound
+	grace   time.Duration // between SIGTERM and SIGKILL
+}
+
+func (g *globals) newRun() *cobra.Command {
+	var rc runConfig
+	cmd := &cobra.Command{
+		Use:   "run NAME [flags] -- COMMAND [ARGS...]",
+		Short: "Run a command while holding a lock, and stop it if the lock is lost",
+		Long: "run takes the lock NAME for --ttl, waiting up to --wait while someone else holds it, runs COMMAND\n" +
+			"while renewing the lease about every --ttl/3, releases the lock when COMMAND exits, and exits with\n" +
+			"COMMAND's status (128+N when signal N killed it).\n\n" +
+			"COMMAND gets lockctl's stdin, stdout and stderr, and its environment plus " + envName + ", " + envLease + ",\n" +
+			envFence + " (pass it to what the lock protects) and " + envURL + ". It runs in a process group of its own;\n" +
+			"SIGINT, SIGTERM and SIGHUP sent to lockctl are passed on to that group.\n\n" +
+			"If the lock is lost (a renewal refused, or no successful renewal before the lease ran out) or\n" +
+			"--max-hold passes, run says why on stderr, sends SIGTERM to COMMAND's process group, SIGKILL after\n" +
+			"--kill-grace, and exits 70. COMMAND is never started when the lock is not obtained within --wait\n" +
+			"(75), when lockd or its quorum is unavailable (69), or when it cannot be found (127).\n\n" +
+			"Exit statuses of lockctl; once COMMAND has run, run exits with COMMAND's status, whatever it is,\n" +
+			"unless the lock was lost (70):\n" + exitCodeTable(),
+		Example: "  lockctl run reports:nightly --ttl 30s --wait 1m -- ./build-report.sh --full\n" +
+			"  lockctl run db:migrate --max-hold 10m --kill-grace 30s -- sh -c 'migrate --fence \"$LOCKD_FENCE\"'",
+		Args: runArgs,
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp // NAME
+			}
+			return nil, cobra.ShellCompDirectiveDefault // COMMAND and its arguments
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rc.name, rc.argv = args[0], args[cmd.ArgsLenAtDash():]
+			return g.run(cmd.Context(), rc)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&rc.ttl, "ttl", lockd.DefaultTTL, "lease time-to-live, 100ms to 1h; keep-alive renews it about every third of it")
+	f.DurationVar(&rc.wait, "wait", 0, "how long to keep trying while someone else holds the lock, up to 5m; 0 tries once")
+	f.DurationVar(&rc.maxHold, "max-hold", 0, "stop COMMAND, as for a lost lock, once the lock has been held this long; 0 sets no bound")
+	f.DurationVar(&rc.grace, "kill-grace", DefaultKillGrace, "how long COMMAND has between SIGTERM and SIGKILL once the lock is lost")
+	return cmd
+}
+
+// runArgs checks run's arguments: NAME, then COMMAND and its arguments
+// after "--".
+func runArgs(cmd *cobra.Command, args []string) error {
+	const want = "want NAME -- COMMAND [ARGS...]"
+	dash := cmd.ArgsLenAtDash()
+	switch {
+	case dash < 0:
+		return usagef("%s: no -- before the command", want)
+	case dash != 1:
+		return usagef("%s: got %d argument(s) before --", want, dash)
+	case len(args) == dash:
+		return usagef("%s: no command after --", want)
+	}
+	return nil
+}
+
+// check returns a usage error for a flag run would refuse, and the
+// *lockd.ArgumentError of a name, owner or TTL lockd would refuse.
+func (rc runConfig) check(owner string) error {
+	if err := checkTTL(rc.ttl); err != nil {
+		return err
+	}
+	if rc.wait < 0 || rc.wait > lockd.MaxWait {
+		return usagef("--wait %s: want 0 to %s", rc.wait, lockd.MaxWait)
+	}
+	if rc.maxHold < 0 {
+		return usagef("--max-hold %s: want 0 (no bound) or more", rc.maxHold)
+	}
+	if rc.grace < 0 {
+		return usagef("--kill-grace %s: want 0 or more", rc.grace)
+	}
+	_, err := (lockd.AcquireOptions{Owner: owner, TTL: rc.ttl, Wait: rc.wait}).Prepare(rc.name)
+	return err
+}
+
+// run takes the lock, runs the command under it and releases it. Its
+// error carries the exit status: the command's own, or one of lockctl's
+// when the command did not run or was stopped.
+func (g *globals) run(ctx context.Context, rc runConfig) error {
+	if err := rc.check(g.owner); err != nil {
+		return g.runErr(err)
+	}
+	// A command that cannot be found is reported before the lock is taken.
+	if _, err := exec.LookPath(rc.argv[0]); err != nil {
+		return startError(rc.argv[0], err)
+	}
+	cmd := exec.Command(rc.argv[0], rc.argv[1:]...)
+	if err := inOwnGroup(cmd); err != nil {
+		return &exitError{code: ExitFailure, msg: err.Error(), err: err}
+	}
+	sigs, stopSignals := g.signals()
+	defer stopSignals()
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	// Keep-alive lives as long as the command. ctx only stops the wait:
+	// SIGINT and SIGTERM end it, but once the command runs they are
+	// passed on to it, and it decides whether to stop. --timeout bounds
+	// single requests, not the hold.
+	kctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	l, err := g.acquireForRun(ctx, kctx, stop, sigs, c, rc)
+	if err != nil {
+		return err
+	}
+
+	cmd.Env = append(os.Environ(),
+		envName+"="+l.Name(),
+		envLease+"="+l.ID(),
+		envFence+"="+strconv.FormatInt(l.Fence(), 10),
+		envURL+"="+g.url)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = g.stdin, g.stdout, g.stderr
+	cmd.WaitDelay = pipeWaitDelay
+	if err := cmd.Start(); err != nil {
+		g.release(ctx, l)
+		return startError(rc.argv[0], err)
+	}
+	status, lost := g.supervise(cmd, l, sigs, rc)
+	if !errors.Is(lost, lockd.ErrLost) {
+		// A lost lease has nothing left to free: it ran out, or lockd
+		// said it no longer holds the lock. A lease past --max-hold holds
+		// it until its TTL unless released.
+		g.release(ctx, l)
+	}
+	if lost != nil {
+		return &exitError{code: ExitLost, err: lost} // said when it happened
+	}
+	if status == ExitOK {
+		return nil
+	}
+	return &exitError{code: status} // the command's own status, nothing to add
+}
+
+// acquired is the outcome of an Acquire.
+type acquired struct {
+	l   *client.Lease
+	err error
+}
+
+// acquireForRun takes the lock with keep-alive bound to kctx. ctx ending,
+// or a signal, stops the wait: kctx is then cancelled with stop, a lease
+// granted meanwhile is released, and the error says the command was not
+// started.
+func (g *globals) acquireForRun(ctx, kctx context.Context, stop context.CancelFunc, sigs <-chan os.Signal, c *client.Client, rc runConfig) (*client.Lease, error) {
+	ch := make(chan acquired, 1)
+	go func() {
+		l, err := c.Acquire(kctx, rc.name, client.Owner(g.owner), client.TTL(rc.ttl), client.Wait(rc.wait),
+			client.KeepAlive(), client.MaxHold(rc.maxHold))
+		ch <- acquired{l, err}
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			return nil, g.runErr(a.err)
+		}
+		return a.l, nil
+	case <-ctx.Done():
+	case <-sigs:
+	}
+	stop()
+	if a := <-ch; a.err == nil {
+		g.release(ctx, a.l)
+	}
+	return nil, &exitError{code: ExitInterrupted, err: context.Canceled,
+		msg: fmt.Sprintf("interrupted while waiting for lock %q; the command was not started", rc.name)}
+}
+
+// supervise waits for the command to exit, passing on signals, and stops
+// it when the lease ends first. It returns the command's exit status and,
+// when the lock was lost or --max-hold passed while it ran, why.
+func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signal, rc runConfig) (int, error) {
+	pgid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait() // the status is read from cmd.ProcessState
+		close(exited)
+	}()
+	var (
+		done       = l.Done()
+		lost       error
+		killTimer  *time.Timer
+		kill       <-chan time.Time // fires --kill-grace after SIGTERM
+		pollTicker *time.Ticker
+		poll       <-chan time.Time // while a lost command's group outlives its leader
+	)
+	for {
+		select {
+		case <-exited:
+			exited = nil
+		case s := <-sigs:
+			_ = signalGroup(pgid, s)
+		case <-done:
+			done = nil
+			lost = l.Err()
+			fmt.Fprintf(g.stderr, "lockctl: %s; stopping the command: SIGTERM now, SIGKILL in %s\n", lossReason(rc, lost), rc.grace)
+			_ = signalGroup(pgid, syscall.SIGTERM)
+			killTimer = time.NewTimer(rc.grace)
+			kill = killTimer.C
+		case <-kill:
+			kill = nil
+			if groupAlive(pgid) {
+				fmt.Fprintf(g.stderr, "lockctl: the command did not stop within --kill-grace %s; sending SIGKILL\n", rc.grace)
+				_ = signalGroup(pgid, syscall.SIGKILL)
+			}
+		case <-poll:
+		}
+		if exited != nil {
+			continue
+		}
+		// The leader has exited. Unless the lock was lost, its leftover
+		// children are its own business; once it was, none of them may
+		// outlive the grace.
+		if kill == nil || !groupAlive(pgid) {
+			break
+		}
+		if pollTicker == nil {
+			pollTicker = time.NewTicker(groupPoll)
+			poll = pollTicker.C
+		}
+	}
+	if killTimer != nil {
+		killTimer.Stop()
+	}
+	if pollTicker != nil {
+		pollTicker.Stop()
+	}
+	if lost == nil {
+		// The lease may have ended just as the command exited: a loss
+		// means the end of its run may not have been covered.
+		if err := l.Err(); err != nil && errors.Is(err, lockd.ErrLost) {
+			fmt.Fprintf(g.stderr, "lockctl: %s as the command exited\n", lossReason(rc, err))
+			lost = err
+		}
+	}
+	return exitStatus(cmd.ProcessState), lost
+}
+
+// release frees the lock, with its own bound (--timeout), so that it runs
+// whatever happened to ctx. A failure is reported as a warning: the
+// command's outcome decides the exit status, and the lease runs out at its
+// TTL anyway.
+func (g *globals) release(ctx context.Context, l *client.Lease) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
+	defer cancel()
+	err := l.Release(rctx)
+	if err == nil || errors.Is(err, lockd.ErrLost) || errors.Is(err, lockd.ErrNotHeld) {
+		return
+	}
+	_, msg := g.explain(rctx, g.runErr(err))
+	fmt.Fprintf(g.stderr, "lockctl: lock %q not released (%s); it runs out within %s\n", l.Name(), msg, l.TTL())
+}
+
+// lossReason says in one line why a lease ended while its command ran.
+func lossReason(rc runConfig, err error) string {
+	switch {
+	case errors.Is(err, client.ErrMaxHold):
+		return fmt.Sprintf("lock %q held for --max-hold %s", rc.name, rc.maxHold)
+	case errors.Is(err, client.ErrExpired):
+		s := fmt.Sprintf("lock %q lost: no successful renewal before the lease ran out", rc.name)
+		if last := lastRenewal(err); last != nil {
+			s += " (last renewal: " + renewalFailure(last) + ")"
+		}
+		return s
+	case errors.Is(err, lockd.ErrLost):
+		return fmt.Sprintf("lock %q lost: lockd refused a renewal (the lease no longer holds the lock)", rc.name)
+	}
+	return fmt.Sprintf("lock %q lost: %s", rc.name, oneLine(fmt.Sprint(err)))
+}
+
+// lastRenewal returns the last renewal's failure that Lease.Err joins to
+// client.ErrExpired, or nil.
+func lastRenewal(err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	for _, e := range j.Unwrap() {
+		if e != nil && !errors.Is(e, lockd.ErrLost) && !errors.Is(e, client.ErrExpired) {
+			return e
+		}
+	}
+	return nil
+}
+
+// renewalFailure says briefly why a renewal failed.
+func renewalFailure(err error) string {
+	var ue *url.Error
+	switch {
+	case errors.Is(err, lockd.ErrQuorumUnavailable):
+		return "quorum unavailable"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer in time"
+	case errors.As(err, &ue):
+		return "cannot reach lockd: " + oneLine(ue.Err.Error())
+	}
+	return oneLine(err.Error())
+}
+
+// oneLine keeps a message on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// startError explains why the command could not be started, with the
+// shell's statuses: 127 when it was not found, else 126.
+func startError(name string, err error) error {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return &exitError{code: ExitNotFound, err: err, msg: fmt.Sprintf("command %q not found", name)}
+	}
+	return &exitError{code: ExitCannotExecute, err: err, msg: fmt.Sprintf("cannot run %q: %v", name, err)}
+}
