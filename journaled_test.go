@@ -3,37 +3,13 @@ package lockd_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/locktest"
 	"github.com/lockd/lockd/memlock"
 )
-
-// recorder is a Journal that keeps events in memory, for checking what the
-// decorator records.
-type recorder struct {
-	mu     sync.Mutex
-	events []lockd.Event
-}
-
-func (r *recorder) Record(ctx context.Context, ev lockd.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-}
-
-func (r *recorder) History(ctx context.Context, name string, limit int) ([]lockd.Event, error) {
-	return nil, errors.New("not used")
-}
-
-// recorded returns a copy of the events recorded so far.
-func (r *recorder) recorded() []lockd.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]lockd.Event(nil), r.events...)
-}
 
 // wantEvent is what a test expects of one recorded event.
 type wantEvent struct {
@@ -62,7 +38,7 @@ func checkEvents(t *testing.T, got []lockd.Event, name string, want []wantEvent)
 // journaled with the owner and fence the engine reports, and calls that
 // decided nothing are not events.
 func TestJournaled(t *testing.T) {
-	rec := &recorder{}
+	rec := &locktest.Journal{}
 	e := lockd.Journaled(memlock.New(), rec, "lockd-1")
 	defer e.Close()
 	ctx := context.Background()
@@ -92,7 +68,7 @@ func TestJournaled(t *testing.T) {
 	if _, err := e.Acquire(ctx, "bad name", lockd.AcquireOptions{Owner: "a"}); !errors.Is(err, lockd.ErrInvalidArgument) {
 		t.Fatalf("Acquire of a bad name: got %v, want ErrInvalidArgument", err)
 	}
-	checkEvents(t, rec.recorded(), "j", []wantEvent{
+	checkEvents(t, rec.Events(), "j", []wantEvent{
 		{lockd.EventAcquired, "a", a.ID, a.Fence, ""},
 		{lockd.EventDenied, "b", "", 0, "a"},
 		{lockd.EventExtended, "a", a.ID, a.Fence, ""},
@@ -118,7 +94,7 @@ func TestJournaledReleaseByOwner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &locktest.Journal{}
 			e := lockd.Journaled(memlock.New(), rec, "lockd-1")
 			defer e.Close()
 			ctx := context.Background()
@@ -139,16 +115,16 @@ func TestJournaledReleaseByOwner(t *testing.T) {
 			} else if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("ReleaseByOwner: got %v, want %v", err, tt.wantErr)
 			}
-			checkEvents(t, rec.recorded(), "acct-42", want)
+			checkEvents(t, rec.Events(), "acct-42", want)
 		})
 	}
 	t.Run("ErrNotHeld/Free", func(t *testing.T) {
-		rec := &recorder{}
+		rec := &locktest.Journal{}
 		e := lockd.Journaled(memlock.New(), rec, "lockd-1")
 		defer e.Close()
 		if _, err := e.ReleaseByOwner(context.Background(), "acct-42", "front-7"); !errors.Is(err, lockd.ErrNotHeld) {
 			t.Fatalf("ReleaseByOwner of a free lock: got %v, want ErrNotHeld", err)
 		}
-		checkEvents(t, rec.recorded(), "acct-42", nil)
+		checkEvents(t, rec.Events(), "acct-42", nil)
 	})
 }

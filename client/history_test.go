@@ -1,47 +1,22 @@
 package client_test
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/locktest"
 	"github.com/lockd/lockd/memlock"
 )
-
-// listJournal keeps events in memory, for the history route.
-type listJournal struct {
-	mu     sync.Mutex
-	events []lockd.Event
-}
-
-func (j *listJournal) Record(_ context.Context, ev lockd.Event) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.events = append(j.events, ev)
-}
-
-func (j *listJournal) History(_ context.Context, name string, limit int) ([]lockd.Event, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []lockd.Event
-	for i := len(j.events) - 1; i >= 0 && len(out) < limit; i-- {
-		if j.events[i].Name == name {
-			out = append(out, j.events[i])
-		}
-	}
-	return out, nil
-}
 
 func TestHistory(t *testing.T) {
 	ctx := ctxFor(t)
 	t.Run("OK", func(t *testing.T) {
-		j := &listJournal{}
+		j := &locktest.Journal{}
 		eng := lockd.Journaled(memlock.New(), j, "test")
 		srv := httptest.NewServer(httpapi.New(eng, httpapi.WithJournal(j), httpapi.WithLogger(slog.New(slog.DiscardHandler))))
 		t.Cleanup(srv.Close)

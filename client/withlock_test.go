@@ -3,13 +3,12 @@ package client_test
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/locktest"
 )
 
 func TestWithLock(t *testing.T) {
@@ -132,48 +131,15 @@ func TestWithLock(t *testing.T) {
 	})
 }
 
-// TestWithLockExcludes has goroutines that share one Client take turns
-// with WithLock on one name, incrementing a counter that only the lock
-// guards: a lost increment or two holders at once means a double grant.
+// TestWithLockExcludes has 16 goroutines that share one Client take turns
+// with WithLock on one name, 200 times each.
 func TestWithLockExcludes(t *testing.T) {
 	both(t, func(t *testing.T, c *client.Client, eng *flaky) {
-		withLockExcludes(t, c, 16, 200)
+		locktest.Exclusive(t, 16, 200, 3*time.Minute, func(ctx context.Context, critical func(int64)) error {
+			return c.WithLock(ctx, "counter", func(_ context.Context, l *client.Lease) error {
+				critical(l.Fence())
+				return nil
+			}, client.Wait(time.Minute))
+		})
 	})
-}
-
-// withLockExcludes runs workers goroutines, each making n increments under
-// WithLock on one lock through c.
-func withLockExcludes(t *testing.T, c *client.Client, workers, n int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var (
-		holders atomic.Int32
-		counter int // guarded by the lock under test, deliberately
-		wg      sync.WaitGroup
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range n {
-				err := c.WithLock(ctx, "counter", func(context.Context, *client.Lease) error {
-					if h := holders.Add(1); h != 1 {
-						t.Errorf("%d holders at once", h)
-					}
-					counter++
-					holders.Add(-1)
-					return nil
-				}, client.Wait(time.Minute))
-				if err != nil {
-					t.Errorf("WithLock: %v", err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if counter != workers*n {
-		t.Errorf("counter = %d, want %d", counter, workers*n)
-	}
 }

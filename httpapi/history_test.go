@@ -10,40 +10,12 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/locktest"
 	"github.com/lockd/lockd/memlock"
 )
 
-// memJournal is an in-memory Journal for the HTTP tests; the MongoDB
-// journal has its own tests in mongostore.
-type memJournal struct {
-	mu     sync.Mutex
-	events []lockd.Event
-	err    error
-}
-
-func (j *memJournal) Record(ctx context.Context, ev lockd.Event) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.events = append(j.events, ev)
-}
-
-func (j *memJournal) History(ctx context.Context, name string, limit int) ([]lockd.Event, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.err != nil {
-		return nil, j.err
-	}
-	var out []lockd.Event
-	for i := len(j.events) - 1; i >= 0 && len(out) < limit; i-- {
-		if j.events[i].Name == name {
-			out = append(out, j.events[i])
-		}
-	}
-	return out, nil
-}
-
 func TestHistory(t *testing.T) {
-	j := &memJournal{}
+	j := &locktest.Journal{}
 	srv := newServer(t, lockd.Journaled(memlock.New(), j, "lockd-test"), httpapi.WithJournal(j))
 	a := acquire(t, srv, "h", "a", 5000)
 	wantStatus(t, send(t, srv, "POST", "/v1/locks/h/acquire", `{"owner":"b"}`), http.StatusConflict)
@@ -95,10 +67,8 @@ func TestHistory(t *testing.T) {
 		wantError(t, send(t, srv, "GET", "/v1/locks/a%20b/history", ""), http.StatusBadRequest, lockd.CodeInvalidArgument, "name")
 	})
 	t.Run("ErrStoreUnavailable", func(t *testing.T) {
-		j.mu.Lock()
-		j.err = fmt.Errorf("%w: connection refused to db-host:27017", lockd.ErrStoreUnavailable)
-		j.mu.Unlock()
-		defer func() { j.mu.Lock(); j.err = nil; j.mu.Unlock() }()
+		j.FailHistory(fmt.Errorf("%w: connection refused to db-host:27017", lockd.ErrStoreUnavailable))
+		defer j.FailHistory(nil)
 		r := send(t, srv, "GET", "/v1/locks/h/history", "")
 		e := wantError(t, r, http.StatusServiceUnavailable, lockd.CodeStoreUnavailable, "")
 		if e["message"] != "lockd: store unavailable" {

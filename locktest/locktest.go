@@ -11,9 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -587,46 +585,15 @@ func (s *suite) health(t *testing.T) {
 // order holders enter.
 func (s *suite) mutex(t *testing.T) {
 	name := lockName(t)
-	var (
-		counter   int   // guarded by the lock under test only
-		lastFence int64 // likewise
-		wg        sync.WaitGroup
-		errs      = make(chan error, s.cfg.Workers)
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*testTimeout)
-	defer cancel()
-	for w := range s.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			owner := fmt.Sprintf("w%d", w)
-			for range s.cfg.Increments {
-				l, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: owner, TTL: 10 * time.Second, Wait: 20 * time.Second})
-				if err != nil {
-					errs <- fmt.Errorf("%s: Acquire: %w", owner, err)
-					return
-				}
-				if l.Fence <= lastFence {
-					errs <- fmt.Errorf("%s: fence %d after %d", owner, l.Fence, lastFence)
-					return
-				}
-				lastFence = l.Fence
-				v := counter
-				runtime.Gosched()
-				counter = v + 1
-				if _, err := s.e.Release(ctx, name, l.ID); err != nil {
-					errs <- fmt.Errorf("%s: Release: %w", owner, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if want := s.cfg.Workers * s.cfg.Increments; counter != want {
-		t.Errorf("got counter %d, want %d", counter, want)
-	}
+	Exclusive(t, s.cfg.Workers, s.cfg.Increments, 4*testTimeout, func(ctx context.Context, critical func(int64)) error {
+		l, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "worker", TTL: 10 * time.Second, Wait: 20 * time.Second})
+		if err != nil {
+			return fmt.Errorf("Acquire: %w", err)
+		}
+		critical(l.Fence)
+		if _, err := s.e.Release(ctx, name, l.ID); err != nil {
+			return fmt.Errorf("Release: %w", err)
+		}
+		return nil
+	})
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/lockd/lockd/client"
 	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/testenv"
+	"github.com/lockd/lockd/locktest"
 	"github.com/lockd/lockd/redlock"
 )
 
@@ -175,42 +174,16 @@ func TestReleaseAfterLoss(t *testing.T) {
 }
 
 // TestWithLockExcludesRedis has 16 goroutines share one Client and take
-// turns with WithLock on one name over real Redis, each making 200
-// increments of a counter that only the lock guards.
+// turns with WithLock on one name over real Redis, 200 times each.
 func TestWithLockExcludesRedis(t *testing.T) {
-	const workers, n = 16, 200
 	both(t, func(t *testing.T, cl *cluster, c *client.Client) {
-		ctx := ctxFor(t, 5*time.Minute)
-		var (
-			holders atomic.Int32
-			counter int // guarded by the lock under test, deliberately
-			wg      sync.WaitGroup
-		)
 		start := time.Now()
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range n {
-					err := c.WithLock(ctx, "counter", func(context.Context, *client.Lease) error {
-						if h := holders.Add(1); h != 1 {
-							t.Errorf("%d holders at once", h)
-						}
-						counter++
-						holders.Add(-1)
-						return nil
-					}, client.Wait(time.Minute))
-					if err != nil {
-						t.Errorf("WithLock: %v", err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if counter != workers*n {
-			t.Errorf("counter = %d, want %d", counter, workers*n)
-		}
-		t.Logf("%d WithLock cycles in %v", workers*n, time.Since(start).Round(time.Millisecond))
+		locktest.Exclusive(t, 16, 200, 5*time.Minute, func(ctx context.Context, critical func(int64)) error {
+			return c.WithLock(ctx, "counter", func(_ context.Context, l *client.Lease) error {
+				critical(l.Fence())
+				return nil
+			}, client.Wait(time.Minute))
+		})
+		t.Logf("3200 WithLock cycles in %v", time.Since(start).Round(time.Millisecond))
 	})
 }
