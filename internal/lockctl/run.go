@@ -40,7 +40,12 @@ const pipeWaitDelay = time.Second
 
 // groupPoll is how often run checks whether a lost command's process
 // group is gone after its leader exited.
-const groupPoll = 100 * time.Millisecond
+const groupPoll = 50 * time.Millisecond
+
+// killSettle bounds how long run waits, after SIGKILL, for the processes
+// of a lost command's group to die: one in uninterruptible sleep (stuck
+// on a dead NFS server, say) does not die until it wakes.
+const killSettle = 2 * time.Second
 
 // forwarded are the signals run passes on to its command's process group.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
@@ -247,6 +252,7 @@ func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signa
 		lost       error
 		killTimer  *time.Timer
 		kill       <-chan time.Time // fires --kill-grace after SIGTERM
+		killedAt   time.Time        // when SIGKILL was sent; zero before
 		pollTicker *time.Ticker
 		poll       <-chan time.Time // while a lost command's group outlives its leader
 	)
@@ -268,6 +274,7 @@ func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signa
 			if groupAlive(pgid) {
 				fmt.Fprintf(g.stderr, "lockctl: the command did not stop within --kill-grace %s; sending SIGKILL\n", rc.grace)
 				_ = signalGroup(pgid, syscall.SIGKILL)
+				killedAt = time.Now()
 			}
 		case <-poll:
 		}
@@ -276,8 +283,8 @@ func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signa
 		}
 		// The leader has exited. Unless the lock was lost, its leftover
 		// children are its own business; once it was, none of them may
-		// outlive the grace.
-		if kill == nil || !groupAlive(pgid) {
+		// outlive the grace, and run returns when they are gone.
+		if lost == nil || !groupAlive(pgid) || (!killedAt.IsZero() && time.Since(killedAt) > killSettle) {
 			break
 		}
 		if pollTicker == nil {
