@@ -55,6 +55,13 @@ type Lease struct {
 	ExpiresAt time.Time
 	// Metadata is the JSON object given at acquire time, or nil.
 	Metadata json.RawMessage
+	// Waited is how long Acquire waited for the lock: from its start to the
+	// start of the attempt that granted the lease, on the engine's
+	// monotonic clock. It is zero for a grant at the first attempt and for
+	// an extend. A caller in another process adds it to the time it sent
+	// the request (never to the engine's wall clock) to learn the earliest
+	// moment the TTL can have started.
+	Waited time.Duration
 }
 
 // LockInfo is what Inspect reports about a lock.

@@ -199,3 +199,27 @@ func TestKeepAlive(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitLongerThanTTL acquires after waiting longer than the lease's
+// TTL: the lease's time starts when the engine's granting attempt began,
+// not when the request was sent, so it must not look expired on arrival.
+func TestWaitLongerThanTTL(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	both(t, func(t *testing.T, c *client.Client, eng *flaky) {
+		ctx := ctxFor(t)
+		first, err := c.Acquire(ctx, "wait", client.TTL(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(2*ttl, func() { _ = first.Release(ctx) })
+		l, err := c.Acquire(ctx, "wait", client.TTL(ttl), client.Wait(5*time.Second), client.KeepAlive())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * ttl)
+		stillOpen(t, l)
+		if err := l.Release(ctx); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+	})
+}

@@ -56,8 +56,8 @@ func localDeadline(sent time.Time, ttl time.Duration) time.Time {
 	return sent.Add(ttl - ttl/driftDivisor)
 }
 
-// newLease returns the handle on l, granted to a request sent at sent, and
-// starts its timers and keep-alive as cfg asks.
+// newLease returns the handle on l, whose TTL began no earlier than sent
+// on the local clock, and starts its timers and keep-alive as cfg asks.
 func (c *Client) newLease(ctx context.Context, l lockd.Lease, sent time.Time, cfg acquireConfig) *Lease {
 	ls := &Lease{
 		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata,

@@ -71,8 +71,8 @@ func KeepAlive() AcquireOption {
 	return func(c *acquireConfig) { c.keepAlive = true }
 }
 
-// MaxHold bounds how long the lease is held in all, counted from the
-// acquire request: when it passes, keep-alive stops and Lease.Done closes
+// MaxHold bounds how long the lease is held in all, counted from the grant
+// (the request's send time plus the engine's wait): when it passes, keep-alive stops and Lease.Done closes
 // with ErrMaxHold, so a stuck process cannot hold a lock forever. The
 // lease itself runs out at its TTL unless released. The default, 0, sets
 // no bound; a negative value is an *lockd.ArgumentError (field
@@ -107,7 +107,9 @@ func MaxHold(d time.Duration) AcquireOption {
 // noticed; such a grant runs out after its TTL.
 //
 // The lease's time is counted on the local monotonic clock from when the
-// first attempt was sent, never from the server's clock.
+// request that got the grant was sent, plus the time the engine reports it
+// waited before the granting attempt (lockd.Lease.Waited), never from the
+// server's clock.
 func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption) (*Lease, error) {
 	cfg := acquireConfig{opts: lockd.AcquireOptions{Owner: c.owner, Lease: lockd.NewLeaseID()}}
 	for _, o := range opts {
@@ -118,13 +120,17 @@ func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption
 	}
 	o := cfg.opts
 	wait := max(o.Wait, 0)
-	sent := time.Now()
-	var l lockd.Lease
+	start := time.Now()
+	var (
+		l    lockd.Lease
+		sent time.Time // when the attempt that got the grant was sent
+	)
 	err := c.retry(ctx, wait, func(n int) error {
 		if n > 0 {
 			// A retry waits only what is left of the caller's wait.
-			o.Wait = max(wait-time.Since(sent), 0)
+			o.Wait = max(wait-time.Since(start), 0)
 		}
+		sent = time.Now()
 		var err error
 		l, err = c.eng.Acquire(ctx, name, o)
 		return err
@@ -132,7 +138,10 @@ func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption
 	if err != nil {
 		return nil, err
 	}
-	return c.newLease(ctx, l, sent, cfg), nil
+	// The engine waited l.Waited before the granting attempt began; the
+	// TTL cannot have started before sent+Waited on this clock (less the
+	// drift allowance, which a long wait needs too).
+	return c.newLease(ctx, l, sent.Add(l.Waited-l.Waited/driftDivisor), cfg), nil
 }
 
 // Inspect reports who holds the lock name. Lease values are never shown.

@@ -382,6 +382,7 @@ func (s *suite) waitThenGet(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	start := time.Now()
 	go func() {
 		l, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 5 * time.Second})
 		done <- result{l, err}
@@ -402,6 +403,10 @@ func (s *suite) waitThenGet(t *testing.T) {
 		}
 		if r.l.Owner != "b" || r.l.Fence <= a.Fence {
 			t.Errorf("got %+v, want owner b with fence > %d", r.l, a.Fence)
+		}
+		// The granting attempt began after the release, 150ms in.
+		if w := r.l.Waited; w < 100*time.Millisecond || w > time.Since(start) {
+			t.Errorf("Waited = %v, want about 150ms (the time until the release), at most %v", w, time.Since(start))
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("waiting acquire did not return")

@@ -86,13 +86,18 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
+	start := time.Now()
 	var deadline time.Time
 	if opts.Wait > 0 {
-		deadline = time.Now().Add(opts.Wait)
+		deadline = start.Add(opts.Wait)
 	}
 	for {
+		at := time.Now()
 		lease, holder, wake, err := e.tryAcquire(ctx, name, opts)
 		if err != nil || holder == nil && wake == nil {
+			if err == nil {
+				lease.Waited = at.Sub(start)
+			}
 			return lease, err
 		}
 		if holder == nil {

@@ -43,11 +43,14 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	deadline := time.Now().Add(opts.Wait)
+	start := time.Now()
+	deadline := start.Add(opts.Wait)
 	var last error // the last attempt that ran to its end
 	for attempt := 0; ; attempt++ {
+		at := time.Now()
 		lease, err := e.tryAcquire(ctx, name, opts)
 		if err == nil {
+			lease.Waited = at.Sub(start)
 			return lease, nil
 		}
 		if ctx.Err() != nil {

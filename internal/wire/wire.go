@@ -55,6 +55,8 @@ type Lease struct {
 	AcquiredAt time.Time       `json:"acquired_at,omitzero"`
 	ExpiresAt  time.Time       `json:"expires_at,omitzero"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	// WaitedMs is lockd.Lease.Waited in whole milliseconds, rounded down.
+	WaitedMs int64 `json:"waited_ms,omitempty"`
 }
 
 // FromLease returns the wire form of l.
@@ -68,6 +70,7 @@ func FromLease(l lockd.Lease) Lease {
 		AcquiredAt: UTC(l.AcquiredAt),
 		ExpiresAt:  UTC(l.ExpiresAt),
 		Metadata:   l.Metadata,
+		WaitedMs:   l.Waited.Milliseconds(),
 	}
 }
 
@@ -82,6 +85,7 @@ func (l Lease) Domain() lockd.Lease {
 		AcquiredAt: l.AcquiredAt,
 		ExpiresAt:  l.ExpiresAt,
 		Metadata:   l.Metadata,
+		Waited:     time.Duration(l.WaitedMs) * time.Millisecond,
 	}
 }
 
