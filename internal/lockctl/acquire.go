@@ -11,22 +11,13 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/internal/wire"
 )
 
-// grant is what acquire and extend print: the lease as lockd granted it.
-// Its JSON names are the HTTP API's and stay stable.
-type grant struct {
-	Name      string          `json:"name"`
-	Owner     string          `json:"owner"`
-	Lease     string          `json:"lease"`
-	Fence     int64           `json:"fence"`
-	TTLMs     int64           `json:"ttl_ms"`
-	ExpiresAt time.Time       `json:"expires_at"`
-	Metadata  json.RawMessage `json:"metadata,omitempty"`
-}
-
-// emitGrant prints gr.
-func (g *globals) emitGrant(gr grant) error {
+// emitGrant prints the lease l as lockd granted it, in the HTTP API's
+// shape (wire.Lease), so the JSON names cannot drift.
+func (g *globals) emitGrant(l lockd.Lease) error {
+	gr := wire.FromLease(l)
 	return g.emit(gr, func(w io.Writer) {
 		fields(w,
 			"name", gr.Name,
@@ -80,9 +71,9 @@ func (g *globals) newAcquire() *cobra.Command {
 			if err != nil {
 				return g.runErr(err)
 			}
-			return g.emitGrant(grant{
-				Name: l.Name(), Owner: l.Owner(), Lease: l.ID(), Fence: l.Fence(),
-				TTLMs: l.TTL().Milliseconds(), ExpiresAt: l.ExpiresAt(), Metadata: l.Metadata(),
+			return g.emitGrant(lockd.Lease{
+				Name: l.Name(), Owner: l.Owner(), ID: l.ID(), Fence: l.Fence(),
+				TTL: l.TTL(), ExpiresAt: l.ExpiresAt(), Metadata: l.Metadata(),
 			})
 		},
 	}

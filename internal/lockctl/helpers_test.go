@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/lockctl"
+	"github.com/lockd/lockd/locktest"
 	"github.com/lockd/lockd/memlock"
 )
 
@@ -70,7 +70,7 @@ func serve(t *testing.T) string {
 // in-memory journal, so that history answers, and returns its URL.
 func serveJournaled(t *testing.T) string {
 	t.Helper()
-	j := &listJournal{}
+	j := &locktest.Journal{}
 	eng := lockd.Journaled(memlock.New(), j, "test-1")
 	srv := httptest.NewServer(httpapi.New(eng, httpapi.WithJournal(j), httpapi.WithLogger(slog.New(slog.DiscardHandler))))
 	t.Cleanup(func() {
@@ -87,30 +87,6 @@ func downURL(t *testing.T) string {
 	url := srv.URL
 	srv.Close()
 	return url
-}
-
-// listJournal keeps events in memory.
-type listJournal struct {
-	mu     sync.Mutex
-	events []lockd.Event
-}
-
-func (j *listJournal) Record(_ context.Context, ev lockd.Event) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.events = append(j.events, ev)
-}
-
-func (j *listJournal) History(_ context.Context, name string, limit int) ([]lockd.Event, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var out []lockd.Event
-	for i := len(j.events) - 1; i >= 0 && len(out) < limit; i-- {
-		if j.events[i].Name == name {
-			out = append(out, j.events[i])
-		}
-	}
-	return out, nil
 }
 
 // grant is the JSON of acquire and extend.

@@ -8,30 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
 )
 
-// history is what the history command prints. Its JSON names are the HTTP
-// API's and stay stable.
+// history is what the history command prints: the HTTP API's events
+// (wire.Event, so the JSON names cannot drift), with the lock's name.
 type history struct {
-	Name   string  `json:"name"`
-	Events []event `json:"events"`
-}
-
-// event is one journal entry; fields lockd did not record are left out.
-type event struct {
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name"`
-	Owner     string    `json:"owner,omitempty"`
-	Fence     int64     `json:"fence,omitempty"`
-	Instance  string    `json:"instance,omitempty"`
-	At        time.Time `json:"at"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	Holder    string    `json:"holder,omitempty"`
+	Name   string       `json:"name"`
+	Events []wire.Event `json:"events"`
 }
 
 func (g *globals) newHistory() *cobra.Command {
@@ -63,12 +51,9 @@ func (g *globals) newHistory() *cobra.Command {
 			if err != nil {
 				return g.runErr(err)
 			}
-			out := history{Name: name, Events: make([]event, 0, len(evs))}
+			out := history{Name: name, Events: make([]wire.Event, 0, len(evs))}
 			for _, ev := range evs {
-				out.Events = append(out.Events, event{
-					Kind: string(ev.Kind), Name: ev.Name, Owner: ev.Owner, Fence: ev.Fence,
-					Instance: ev.Instance, At: ev.At, ExpiresAt: ev.ExpiresAt, Holder: ev.Holder,
-				})
+				out.Events = append(out.Events, wire.FromEvent(ev))
 			}
 			return g.emit(out, func(w io.Writer) { g.historyText(w, out) })
 		},

@@ -1,25 +1,13 @@
 package lockctl
 
 import (
-	"encoding/json"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
-)
 
-// lockState is what inspect prints. Its JSON names are the HTTP API's and
-// stay stable; owner, fence, expires_at and metadata are there only when
-// the lock is held.
-type lockState struct {
-	Name      string          `json:"name"`
-	Held      bool            `json:"held"`
-	Owner     string          `json:"owner,omitempty"`
-	Fence     int64           `json:"fence,omitempty"`
-	ExpiresAt time.Time       `json:"expires_at,omitzero"`
-	Metadata  json.RawMessage `json:"metadata,omitempty"`
-}
+	"github.com/lockd/lockd/internal/wire"
+)
 
 func (g *globals) newInspect() *cobra.Command {
 	return &cobra.Command{
@@ -40,10 +28,8 @@ func (g *globals) newInspect() *cobra.Command {
 			if err != nil {
 				return g.runErr(err)
 			}
-			out := lockState{Name: info.Name, Held: info.Held}
-			if info.Held {
-				out.Owner, out.Fence, out.ExpiresAt, out.Metadata = info.Owner, info.Fence, info.ExpiresAt, info.Metadata
-			}
+			// The HTTP API's shape, so the JSON names cannot drift.
+			out := wire.FromLockInfo(info)
 			return g.emit(out, func(w io.Writer) {
 				if !out.Held {
 					fields(w, "name", out.Name, "held", "no")

@@ -46,10 +46,7 @@ func (g *globals) newExtend() *cobra.Command {
 			if err != nil {
 				return g.runErr(err)
 			}
-			return g.emitGrant(grant{
-				Name: l.Name, Owner: l.Owner, Lease: l.ID, Fence: l.Fence,
-				TTLMs: l.TTL.Milliseconds(), ExpiresAt: l.ExpiresAt, Metadata: l.Metadata,
-			})
+			return g.emitGrant(l)
 		},
 	}
 	cmd.Flags().DurationVar(&ttl, "ttl", 0, "new time-to-live from now, 100ms to 1h (default: the lease's current TTL)")
