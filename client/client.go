@@ -52,8 +52,9 @@ type Client struct {
 	retryFor time.Duration // how long calls retry transient failures
 
 	// Settings of the HTTP transport, which New reads.
-	hc      *http.Client
-	timeout time.Duration
+	hc        *http.Client
+	timeout   time.Duration
+	idleConns int
 }
 
 // Option configures a Client.
@@ -62,10 +63,22 @@ type Option func(*Client)
 // WithHTTPClient sets the HTTP client used for requests (New only). Its
 // Timeout, if any, applies on top of the client's own per-request
 // timeouts, so leave it zero when acquires may wait. The default is a
-// client with a transport that keeps enough idle connections for many
-// concurrent lock holders.
+// client with a transport that keeps WithIdleConns idle connections.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.hc = hc }
+}
+
+// DefaultIdleConns is how many idle connections to the server the default
+// transport keeps when WithIdleConns is not given.
+const DefaultIdleConns = 100
+
+// WithIdleConns sets how many idle connections to the server the default
+// transport keeps for reuse (New only; ignored with WithHTTPClient). Set it
+// to at least the number of requests in flight at once: each one beyond it
+// opens a connection of its own and leaves it in TIME_WAIT. The default is
+// DefaultIdleConns.
+func WithIdleConns(n int) Option {
+	return func(c *Client) { c.idleConns = n }
 }
 
 // WithTimeout sets how long one request may take (New only), not counting
@@ -104,7 +117,8 @@ func WithJournal(j lockd.Journal) Option {
 
 // New returns a client for the lockd at baseURL ("http://127.0.0.1:3000").
 // It returns an error when baseURL is not an absolute http or https URL, a
-// timeout is not positive or a retry is negative.
+// timeout is not positive, a retry is negative or idle connections are
+// fewer than 1.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
@@ -120,8 +134,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.idleConns < 1 {
+		return nil, fmt.Errorf("client: idle connections %d: want >= 1", c.idleConns)
+	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = defaultHTTPClient(c.idleConns)
 	}
 	c.journal = nil
 	c.remote = &remote{base: strings.TrimRight(u.String(), "/"), hc: c.hc, timeout: c.timeout}
@@ -147,7 +164,7 @@ func NewLocal(e lockd.Engine, opts ...Option) (*Client, error) {
 
 // build applies opts over the defaults and checks them.
 func build(opts []Option) (*Client, error) {
-	c := &Client{timeout: DefaultTimeout, retryFor: DefaultRetry, owner: defaultOwner()}
+	c := &Client{timeout: DefaultTimeout, retryFor: DefaultRetry, idleConns: DefaultIdleConns, owner: defaultOwner()}
 	for _, o := range opts {
 		o(c)
 	}
@@ -186,17 +203,17 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// defaultHTTPClient keeps up to 100 idle connections to the server:
+// defaultHTTPClient keeps up to idle idle connections to the server:
 // net/http's default of 2 would make every concurrent holder beyond the
 // second open (and leave in TIME_WAIT) a connection per request.
-func defaultHTTPClient() *http.Client {
+func defaultHTTPClient(idle int) *http.Client {
 	dt, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return &http.Client{}
 	}
 	t := dt.Clone()
-	t.MaxIdleConns = 100
-	t.MaxIdleConnsPerHost = 100
+	t.MaxIdleConns = idle
+	t.MaxIdleConnsPerHost = idle
 	return &http.Client{Transport: t}
 }
 

@@ -535,6 +535,8 @@ func TestNew(t *testing.T) {
 		{"Query", "http://127.0.0.1:3000/?a=b", nil},
 		{"Malformed", "http://[::1", nil},
 		{"ZeroTimeout", "http://127.0.0.1:3000", []client.Option{client.WithTimeout(0)}},
+		{"NegativeRetry", "http://127.0.0.1:3000", []client.Option{client.WithRetry(-time.Second)}},
+		{"ZeroIdleConns", "http://127.0.0.1:3000", []client.Option{client.WithIdleConns(0)}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,6 +545,14 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
+	t.Run("NewLocal", func(t *testing.T) {
+		if c, err := client.NewLocal(nil); err == nil {
+			t.Errorf("NewLocal(nil) = %v, want an error", c)
+		}
+		if c, err := client.NewLocal(memlock.New(), client.WithRetry(-time.Second)); err == nil {
+			t.Errorf("NewLocal with a negative retry = %v, want an error", c)
+		}
+	})
 	t.Run("PathPrefix", func(t *testing.T) {
 		eng := memlock.New()
 		defer eng.Close()

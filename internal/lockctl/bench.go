@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -125,16 +124,9 @@ func (g *globals) newBench() *cobra.Command {
 // first error when no cycle completed and some failed (lockd is down,
 // say), and nil otherwise, interrupted or not.
 func (g *globals) bench(ctx context.Context, cfg benchConfig) error {
-	// Enough idle connections for every worker: the SDK's default keeps
-	// 100, and a worker beyond them would open a connection per request.
-	var opts []client.Option
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		t := dt.Clone()
-		t.MaxIdleConns = cfg.workers
-		t.MaxIdleConnsPerHost = cfg.workers
-		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: t}))
-	}
-	c, err := g.client(opts...)
+	// Enough idle connections for every worker: beyond them a worker would
+	// open a connection per request.
+	c, err := g.client(client.WithIdleConns(max(cfg.workers, client.DefaultIdleConns)))
 	if err != nil {
 		return err
 	}
