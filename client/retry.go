@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -52,12 +53,21 @@ func (c *Client) retryUntil(ctx context.Context, until time.Time, attempt func(n
 	if c.retryFor == 0 {
 		return attempt(0)
 	}
-	var b backoff
+	var (
+		b    backoff
+		last error // the previous attempt's failure
+	)
 	for n := 0; ; n++ {
 		err := attempt(n)
+		if last != nil && ctx.Err() != nil && transient(err) {
+			// The caller's context cut this attempt short; the attempt
+			// before it is the real cause.
+			return errors.Join(last, ctx.Err())
+		}
 		if err == nil || !transient(err) || ctx.Err() != nil {
 			return err
 		}
+		last = err
 		d := b.wait()
 		if time.Now().Add(d).After(until) {
 			return err

@@ -202,10 +202,31 @@ func TestRetries(t *testing.T) {
 		start := time.Now()
 		_, err := newClient(t, srv.URL).Inspect(ctx, "r")
 		if !errors.Is(err, lockd.ErrQuorumUnavailable) {
-			t.Errorf("Inspect = %v, want ErrQuorumUnavailable", err)
+			t.Errorf("Inspect = %v, want ErrQuorumUnavailable (the cause, even when the deadline cut a retry short)", err)
 		}
 		if el := time.Since(start); el > 2*time.Second {
 			t.Errorf("retried for %v past a 300ms deadline", el)
+		}
+	})
+	t.Run("DeadlineCutsRetry", func(t *testing.T) {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, `{"error":{"code":"quorum_unavailable","message":"q"}}`)
+				return
+			}
+			<-r.Context().Done() // the retry hangs until the caller gives up
+		}))
+		defer srv.Close()
+		ctx, cancel := context.WithTimeout(ctxFor(t), 500*time.Millisecond)
+		defer cancel()
+		_, err := newClient(t, srv.URL).Inspect(ctx, "r")
+		if !errors.Is(err, lockd.ErrQuorumUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Inspect = %v, want the first attempt's ErrQuorumUnavailable joined with the deadline", err)
+		}
+		if n := calls.Load(); n != 2 {
+			t.Errorf("%d requests, want 2", n)
 		}
 	})
 }
