@@ -43,10 +43,21 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
+	if opts.Wait <= 0 {
+		return e.tryAcquire(ctx, name, opts)
+	}
+	// Wait in line: after one attempt on arrival, only the head of the
+	// lock's queue calls the nodes.
 	start := time.Now()
 	deadline := start.Add(opts.Wait)
+	e.listen()
+	w := e.waits.join(name)
+	defer e.waits.leave(name, w)
 	var last error // the last attempt that ran to its end
 	for attempt := 0; ; attempt++ {
+		// Taken before the attempt, so that a release heard between the
+		// attempt and the pause below is not missed.
+		woken := e.waits.woken(name)
 		at := time.Now()
 		lease, err := e.tryAcquire(ctx, name, opts)
 		if err == nil {
@@ -56,36 +67,68 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if ctx.Err() != nil {
 			// The context cut this attempt short; the one before, if any,
 			// is the real cause.
-			if last == nil {
-				last = err
+			if last != nil {
+				err = last
 			}
-			return lockd.Lease{}, errors.Join(last, ctx.Err())
-		}
-		last = err
-		if !errors.Is(err, lockd.ErrNotObtained) && !errors.Is(err, lockd.ErrQuorumUnavailable) {
-			return lockd.Lease{}, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return lockd.Lease{}, err
-		}
-		pause := e.backoff(attempt)
-		var held *lockd.NotObtainedError
-		if errors.As(err, &held) && held.Holder != nil {
-			if d := time.Until(held.Holder.ExpiresAt); d < pause {
-				pause = max(d, time.Millisecond)
-			}
-		}
-		t := time.NewTimer(min(pause, left))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			// The last attempt's error is the real cause: lock_held, or
-			// too few nodes answering.
 			return lockd.Lease{}, errors.Join(err, ctx.Err())
 		}
+		if !retryable(err) || !time.Now().Before(deadline) {
+			return lockd.Lease{}, err
+		}
+		last = err
+		if !e.pause(ctx, w.turn, deadline) {
+			return lockd.Lease{}, e.waitEnded(ctx, err)
+		}
+		// The head: retry when a release is heard, when the holder's lease
+		// runs out, or at the poll interval, whichever comes first. With
+		// too few nodes answering, back off instead.
+		pause := e.cfg.waitPoll
+		var held *lockd.NotObtainedError
+		if errors.As(err, &held) {
+			if held.Holder != nil {
+				pause = min(pause, max(time.Until(held.Holder.ExpiresAt), time.Millisecond))
+			}
+		} else {
+			pause = e.backoff(attempt)
+		}
+		until := time.Now().Add(pause)
+		if deadline.Before(until) {
+			until = deadline
+		}
+		if !e.pause(ctx, woken, until) && ctx.Err() != nil {
+			return lockd.Lease{}, e.waitEnded(ctx, err)
+		}
 	}
+}
+
+// retryable reports whether a waiting acquire tries again after err: the
+// lock is held, or too few nodes answered.
+func retryable(err error) bool {
+	return errors.Is(err, lockd.ErrNotObtained) || errors.Is(err, lockd.ErrQuorumUnavailable)
+}
+
+// pause waits until ch closes (reporting true), or until ctx ends or the
+// time until is reached (reporting false). A nil ch never closes.
+func (e *Engine) pause(ctx context.Context, ch <-chan struct{}, until time.Time) bool {
+	t := time.NewTimer(max(time.Until(until), 0))
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// waitEnded is the error of a wait that ran out, with the last attempt's
+// cause (lock_held, or too few nodes answering) and the context's error
+// when it ended the wait.
+func (e *Engine) waitEnded(ctx context.Context, last error) error {
+	if err := ctx.Err(); err != nil {
+		return errors.Join(last, err)
+	}
+	return last
 }
 
 // backoff returns a jittered pause in [d/2, d] where d doubles from
@@ -155,7 +198,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	id, att := opts.Lease, newAttempt()
 	replies, late := e.round(ctx, timeout, nil, acquireScript, keys, []string{
 		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
-		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att,
+		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0),
 	}, e.acquireDecided)
 
 	parsed := make([]acquireReply, len(replies))
@@ -263,7 +306,7 @@ func (e *Engine) acquireDecided(replies []reply) bool {
 // is free again when the acquire answers; nodes that said held wrote
 // nothing and are not asked.
 func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []reply, late stragglers) {
-	keys, args := []string{e.lockKey(name)}, []string{id, "", att}
+	keys, args := []string{e.lockKey(name)}, []string{id, "", att, e.releasedChannel(), name}
 	only := make([]reply, len(attempt))
 	asked := 0
 	for i, r := range attempt {

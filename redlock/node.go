@@ -17,11 +17,14 @@ import (
 // node is one independent Redis master as the algorithm sees it. eval runs
 // a script and returns its reply decoded to int64, string, nil or []any.
 // check is the readiness probe: the node answers, may vote, and takes
-// writes. Tests wrap a real node in one that fails on demand.
+// writes. listen delivers the messages of a pub/sub channel. Tests wrap a real node in one that fails on demand.
 type node interface {
 	addr() string
 	eval(ctx context.Context, s *script, keys, args []string) (any, error)
 	check(ctx context.Context) error
+	// listen subscribes to channel and calls fn with each message until
+	// ctx ends or the subscription fails, and returns why.
+	listen(ctx context.Context, channel string, fn func(msg string)) error
 	close()
 }
 
@@ -386,6 +389,25 @@ func (n *redisNode) check(ctx context.Context) error {
 		n.setBlocked(nil)
 	}
 	return nil
+}
+
+// listen subscribes to channel on a connection of its own: on a server
+// that speaks only RESP2, a subscribed connection can run nothing else, and
+// the lock calls must never wait behind it. A node that may not vote still
+// delivers: a message is only a hint to retry.
+func (n *redisNode) listen(ctx context.Context, channel string, fn func(msg string)) error {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return errNodeClosed
+	}
+	c, err := rueidis.NewClient(n.opt)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Receive(ctx, c.B().Subscribe().Channel(channel).Build(), func(m rueidis.PubSubMessage) { fn(m.Message) })
 }
 
 func (n *redisNode) close() {

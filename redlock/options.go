@@ -26,6 +26,10 @@ const (
 	// DefaultMaxFlushDelay is how long a node's connection may wait after a
 	// write to gather more pipelined commands; see WithMaxFlushDelay.
 	DefaultMaxFlushDelay = 20 * time.Microsecond
+	// DefaultWaitPoll is how often the first in line of the acquires that
+	// wait for a lock retries while it hears of no release: the safety net
+	// for a lost release message; see WithWaitPoll.
+	DefaultWaitPoll = 500 * time.Millisecond
 	// DefaultProbeInterval is how often a node that is down (or refused) is
 	// probed until it is back; see WithProbeInterval.
 	DefaultProbeInterval = 100 * time.Millisecond
@@ -40,6 +44,7 @@ type config struct {
 	minter             lockd.FenceMinter
 	flushDelay         time.Duration
 	probeInterval      time.Duration
+	waitPoll           time.Duration
 	allowEviction      bool
 	log                *slog.Logger
 }
@@ -77,6 +82,13 @@ func WithMaxFlushDelay(d time.Duration) Option { return func(c *config) { c.flus
 // is DefaultProbeInterval.
 func WithProbeInterval(d time.Duration) Option { return func(c *config) { c.probeInterval = d } }
 
+// WithWaitPoll sets how often the first in line of the acquires that wait
+// for a lock retries while it hears of no release (a release wakes it at
+// once through the nodes' pub/sub; this is the safety net for a message
+// lost with a connection). The others in line make no calls at all. The
+// default is DefaultWaitPoll.
+func WithWaitPoll(d time.Duration) Option { return func(c *config) { c.waitPoll = d } }
+
 // WithAllowEviction counts nodes whose maxmemory-policy can evict keys
 // (anything but noeviction). Such a node can drop a held lock under memory
 // pressure and grant it again, so by default it gets no vote until its
@@ -113,6 +125,7 @@ func newConfig(opts []Option) (config, error) {
 		connTimeout:   DefaultConnTimeout,
 		flushDelay:    DefaultMaxFlushDelay,
 		probeInterval: DefaultProbeInterval,
+		waitPoll:      DefaultWaitPoll,
 		log:           slog.Default(),
 	}
 	for _, o := range opts {
@@ -129,6 +142,8 @@ func newConfig(opts []Option) (config, error) {
 		return cfg, &lockd.ArgumentError{Field: "max_flush_delay", Reason: "must be in [0, 1ms]"}
 	case cfg.probeInterval <= 0:
 		return cfg, &lockd.ArgumentError{Field: "probe_interval", Reason: "must be positive"}
+	case cfg.waitPoll <= 0:
+		return cfg, &lockd.ArgumentError{Field: "wait_poll", Reason: "must be positive"}
 	}
 	return cfg, nil
 }

@@ -32,6 +32,11 @@ type Engine struct {
 	mu     sync.Mutex
 	closed bool
 	bg     sync.WaitGroup // calls and clean-ups still running after their verb answered
+
+	waits      waits              // acquires that wait, by lock name (wait.go)
+	listenOnce sync.Once          // starts the subscriptions to released messages
+	stopListen context.CancelFunc // ends them; nil until they start
+	listeners  sync.WaitGroup     // the subscription goroutines
 }
 
 // New returns an engine over the Redis masters at addrs (host:port each).
@@ -156,7 +161,12 @@ func (e *Engine) Health(ctx context.Context) lockd.Health {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	e.closed = true
+	stop := e.stopListen
 	e.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	e.listeners.Wait()
 	e.bg.Wait()
 	for _, n := range e.nodes {
 		n.close()

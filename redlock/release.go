@@ -39,7 +39,7 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 // delete too, in the background.
 func (e *Engine) release(ctx context.Context, name, leaseID, owner string) (lockd.Released, error) {
 	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name)},
-		[]string{leaseID, owner, ""}, e.quorumOrImpossible(isAnswer))
+		[]string{leaseID, owner, "", e.releasedChannel(), name}, e.quorumOrImpossible(isAnswer))
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.Released{}, e.quorumError("answered", ok, replies)
 	}

@@ -3,7 +3,9 @@
 -- ARGV[1] lease, ARGV[2] owner, ARGV[3] ttl in ms, ARGV[4] metadata ('' for
 -- none), ARGV[5] '1' when the owner label may release the lock, ARGV[6] '1'
 -- when fences are minted elsewhere (a store), so the counter is not one,
--- ARGV[7] the attempt's tag (see release.lua).
+-- ARGV[7] the attempt's tag (see release.lua), ARGV[8] '1' when the caller
+-- waits: a refusal then marks the lock ('w'), so that its release wakes
+-- the waiters (see release.lua).
 -- Returns {2, counter} when the lock was free: it is now ours, and the
 -- counter was incremented (our provisional fence, stored with the lease
 -- unless fences are minted elsewhere);
@@ -21,6 +23,9 @@ if cur[1] then
     end
     redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta, 'att', ARGV[7])
     return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta}
+  end
+  if ARGV[8] == '1' then
+    redis.call('HSET', KEYS[1], 'w', '1')
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end

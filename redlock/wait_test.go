@@ -1,0 +1,199 @@
+package redlock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/testenv"
+)
+
+// countNode is a real node that counts the acquire scripts it runs.
+type countNode struct {
+	node
+	acquires atomic.Int64
+}
+
+func (c *countNode) eval(ctx context.Context, s *script, keys, args []string) (any, error) {
+	if s == acquireScript {
+		c.acquires.Add(1)
+	}
+	return c.node.eval(ctx, s, keys, args)
+}
+
+// newCountEngine starts three real nodes behind counting nodes.
+func newCountEngine(t *testing.T, opts ...Option) (*Engine, []*countNode) {
+	t.Helper()
+	return newCountEngineRESP(t, false, opts...)
+}
+
+// newCountEngineRESP is newCountEngine, speaking only RESP2 when resp2 is
+// set, as older servers do: there a subscribed connection can run no other
+// command.
+func newCountEngineRESP(t *testing.T, resp2 bool, opts ...Option) (*Engine, []*countNode) {
+	t.Helper()
+	servers := testenv.StartRedis(t, 3)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := make([]*countNode, 3)
+	nodes := make([]node, 3)
+	for i, rn := range newRedisNodes(testenv.Addrs(servers), &cfg) {
+		rn.opt.AlwaysRESP2 = resp2
+		counts[i] = &countNode{node: rn}
+		nodes[i] = counts[i]
+	}
+	e, err := newWithNodes(nodes, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e, counts
+}
+
+func totalAcquires(counts []*countNode) int64 {
+	var n int64
+	for _, c := range counts {
+		n += c.acquires.Load()
+	}
+	return n
+}
+
+// TestWakeOnRelease: a waiter is granted soon after a release, through the
+// nodes' release messages: with a poll interval of an hour and a holder
+// whose lease has 30s left, nothing else would wake it.
+func TestWakeOnRelease(t *testing.T) {
+	for _, resp2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("RESP2=%v", resp2), func(t *testing.T) { wakeOnRelease(t, resp2) })
+	}
+}
+
+func wakeOnRelease(t *testing.T, resp2 bool) {
+	e, _ := newCountEngineRESP(t, resp2, WithWaitPoll(time.Hour))
+	a, err := e.Acquire(ctx(t), "wake", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan time.Time, 1)
+	go func() {
+		if _, err := e.Acquire(ctx(t), "wake", lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 10 * time.Second}); err != nil {
+			t.Errorf("waiting Acquire: %v", err)
+		}
+		got <- time.Now()
+	}()
+	eventually(t, "the waiter in line", func() bool { return e.waits.waiting("wake") == 1 })
+	time.Sleep(100 * time.Millisecond) // past its first attempt, into its pause
+	released := time.Now()
+	if _, err := e.Release(ctx(t), "wake", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-got:
+		if d := at.Sub(released); d > 200*time.Millisecond {
+			t.Errorf("waiter granted %v after the release, want within 200ms", d)
+		} else {
+			t.Logf("waiter granted %v after the release", d.Round(time.Microsecond))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not granted within 5s of the release")
+	}
+}
+
+// TestWaitersShareOneLoop queues 100 waiters on a held lock: after one
+// attempt each on arrival, only the head of the line calls the nodes (about
+// once per poll interval), and when the holder releases, every waiter is
+// served, in arrival order.
+func TestWaitersShareOneLoop(t *testing.T) {
+	const (
+		waiters = 100
+		poll    = 100 * time.Millisecond
+	)
+	e, counts := newCountEngine(t, WithWaitPoll(poll))
+	a, err := e.Acquire(ctx(t), "line", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		order []int
+		wg    sync.WaitGroup
+	)
+	for i := range waiters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := e.Acquire(ctx(t), "line", lockd.AcquireOptions{Owner: fmt.Sprint(i), TTL: 5 * time.Second, Wait: 15 * time.Second})
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			if _, err := e.Release(ctx(t), "line", l.ID); err != nil {
+				t.Errorf("waiter %d: Release: %v", i, err)
+			}
+		}()
+		// Arrive one at a time, so that arrival order is defined.
+		eventually(t, "the waiter in line", func() bool { return e.waits.waiting("line") == i+1 })
+	}
+	before := totalAcquires(counts)
+	window := 10 * poll
+	time.Sleep(window)
+	calls := totalAcquires(counts) - before
+	// The head alone: about one attempt (on each of 3 nodes) per poll.
+	if max := int64(3 * (window/poll + 2)); calls > max {
+		t.Errorf("%d acquire calls to the nodes in %v with %d waiters, want at most %d (the head alone)", calls, window, waiters, max)
+	}
+	t.Logf("%d acquire calls to the nodes in %v with %d waiters in line", calls, window, waiters)
+	start := time.Now()
+	if _, err := e.Release(ctx(t), "line", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	t.Logf("%d waiters served in %v", waiters, time.Since(start).Round(time.Millisecond))
+	for i, w := range order {
+		if w != i {
+			t.Fatalf("grant order %v, want arrival order", order)
+		}
+	}
+	if len(order) != waiters {
+		t.Errorf("%d waiters served, want %d", len(order), waiters)
+	}
+}
+
+// TestWaitEnds: a waiter that is not yet at the head of the line still
+// gives up at its deadline, and its context's end is joined with the
+// holder.
+func TestWaitEnds(t *testing.T) {
+	e, _ := newCountEngine(t)
+	if _, err := e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, _ = e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "head", TTL: time.Second, Wait: 2 * time.Second})
+	}()
+	eventually(t, "the head in line", func() bool { return e.waits.waiting("ends") == 1 })
+	start := time.Now()
+	_, err := e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "second", TTL: time.Second, Wait: 300 * time.Millisecond})
+	var noe *lockd.NotObtainedError
+	if !errors.As(err, &noe) || noe.Holder == nil || noe.Holder.Owner != "a" {
+		t.Errorf("second in line = %v, want NotObtainedError held by a", err)
+	}
+	if el := time.Since(start); el < 300*time.Millisecond || el > 2*time.Second {
+		t.Errorf("second in line gave up after %v, want its wait of 300ms", el)
+	}
+	cctx, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+	defer cancel()
+	_, err = e.Acquire(cctx, "ends", lockd.AcquireOptions{Owner: "third", TTL: time.Second, Wait: 5 * time.Second})
+	if !errors.Is(err, lockd.ErrNotObtained) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiter whose context ended = %v, want ErrNotObtained joined with DeadlineExceeded", err)
+	}
+	eventually(t, "the line empty once the head gives up", func() bool { return e.waits.waiting("ends") == 0 })
+}
