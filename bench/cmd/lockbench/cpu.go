@@ -15,6 +15,9 @@ import (
 // cores, throughput follows from it.
 type cpuMeter struct {
 	nodes []*goredis.Client // one per redis-server, in address order
+	// server is the pid of a lockd process whose CPU is sampled too; 0
+	// for none.
+	server int
 }
 
 func newCPUMeter(addrs []string) *cpuMeter {
@@ -33,11 +36,18 @@ func (m *cpuMeter) close() {
 
 // cpuSample is CPU time used so far.
 type cpuSample struct {
-	self  time.Duration // this process, user + system
-	redis time.Duration // the first n redis-servers, user + system
+	self   time.Duration // this process, user + system
+	redis  time.Duration // the first n redis-servers, user + system
+	server time.Duration // the lockd process (cpuMeter.server), user + system
 }
 
-// sample reads the CPU time of this process and of the first n nodes. A
+// sub returns s - t.
+func (s cpuSample) sub(t cpuSample) cpuSample {
+	return cpuSample{self: s.self - t.self, redis: s.redis - t.redis, server: s.server - t.server}
+}
+
+// sample reads the CPU time of this process, of the lockd process (if
+// any) and of the first n nodes. A
 // node that cannot be read counts as zero, which the delta then shows as
 // nonsense rather than hiding.
 func (m *cpuMeter) sample(n int) cpuSample {
@@ -45,6 +55,9 @@ func (m *cpuMeter) sample(n int) cpuSample {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if m.server != 0 {
+		s.server, _ = procCPU(m.server)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

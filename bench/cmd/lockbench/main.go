@@ -1,31 +1,46 @@
 // Command lockbench measures lock throughput and latency of lockd's Redlock
 // engine (in-process and over HTTP) next to go-redsync and bsm/redislock, on
-// the same redis-server processes, in one run. It starts the servers on free
-// 127.0.0.1 ports and stops them on exit.
+// the same redis-server processes, in one run, and how lockd, run as a
+// separate process, behaves under contention and with many waiters. It
+// starts the servers on free 127.0.0.1 ports and stops them on exit.
 //
 // Every cell (implementation, node count, scenario) runs for -warmup, then
 // is measured for -duration; cells are interleaved round-robin, with the
 // implementation order rotated each repeat, and the table reports the median
 // of -repeats runs. Scenarios:
 //
-//	distinct  -distinct-workers goroutines, each acquiring (no wait) and
-//	          releasing its own key in a loop
-//	shared    -shared-workers goroutines acquiring one key with a wait of
-//	          -wait and releasing it in a loop
+//	distinct    -distinct-workers goroutines, each acquiring (no wait) and
+//	            releasing its own key in a loop
+//	shared      -shared-workers goroutines acquiring one key with a wait of
+//	            -wait and releasing it in a loop
+//	contention  -contention-workers goroutines acquiring one key and
+//	            releasing it in a loop over -server-nodes nodes: lockd as a
+//	            separate process through the Go SDK (wait -contention-wait)
+//	            against go-redsync in-process with its default options
+//	waiters     one holder takes a key, then -waiters acquires wait on it
+//	            through the separate lockd; measures lockd's CPU, Redis
+//	            commands/s and memory per waiter while they wait, then how
+//	            fast and in what order they are served after the release
 //
-// A cycle is one acquire plus one release; its latency includes any wait.
-// bsm/redislock runs on one node only, so it appears in the N=1 rows.
-// redsync-rueidis is redsync over rueidis clients instead of go-redis: it
-// separates what lockd gains from its Redis client (rueidis pipelines
-// concurrent calls) from what it gains from its algorithm. The CPU columns
-// divide the CPU time this process and the redis-servers used during the
-// measured window by the successful cycles; on a machine with few cores
-// they explain the throughput.
+// The default is distinct and shared. A cycle is one acquire plus one
+// release; its latency includes any wait. bsm/redislock runs on one node
+// only, so it appears in the N=1 rows. redsync-rueidis is redsync over
+// rueidis clients instead of go-redis: it separates what lockd gains from
+// its Redis client (rueidis pipelines concurrent calls) from what it gains
+// from its algorithm. The CPU columns divide the CPU time this process, the
+// lockd process (if any) and the redis-servers used during the measured
+// window by the successful cycles; on a machine with few cores they explain
+// the throughput.
+//
+// The separate lockd process is the binary -lockd-bin or, by default, one
+// built from the lockd module next to the bench module (go build, run in
+// the current directory, which must be bench/).
 //
 // Usage:
 //
 //	cd bench && go run ./cmd/lockbench [-duration 5s] [-repeats 3] [-nodes 1,3,5]
 //	    [-impls lockd,lockd-http,redsync,redsync-rueidis,redislock] [-cpuprofile cpu.out]
+//	cd bench && go run ./cmd/lockbench -scenarios contention,waiters [-waiters 2000]
 package main
 
 import (
@@ -35,7 +50,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
@@ -52,8 +66,10 @@ import (
 
 // Scenario names.
 const (
-	scenarioDistinct = "distinct"
-	scenarioShared   = "shared"
+	scenarioDistinct   = "distinct"
+	scenarioShared     = "shared"
+	scenarioContention = "contention"
+	scenarioWaiters    = "waiters"
 )
 
 type options struct {
@@ -61,7 +77,7 @@ type options struct {
 	repeats          int
 	nodes            []int
 	impls            []string
-	scenarios        []string
+	scenarios        []string // of the matrix: distinct, shared
 	distinctWorkers  int
 	sharedWorkers    int
 	ttl, wait        time.Duration
@@ -70,6 +86,14 @@ type options struct {
 	redisBin         string
 	cpuProfile       string
 	flush            time.Duration
+
+	// The scenarios against a separate lockd process.
+	contention, waiters bool
+	lockdBin            string
+	serverNodes         int
+	contentionWorkers   int
+	contentionWait      time.Duration
+	waiter              waiterOptions
 }
 
 func main() {
@@ -97,7 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&nodes, "nodes", "1,3,5", "comma-separated node counts")
 	fs.StringVar(&impls, "impls", "lockd,lockd-http,redsync,redsync-rueidis,redislock",
 		"comma-separated implementations: "+strings.Join(implOrder, ", "))
-	fs.StringVar(&scenarios, "scenarios", "distinct,shared", "comma-separated scenarios: distinct, shared")
+	fs.StringVar(&scenarios, "scenarios", "distinct,shared", "comma-separated scenarios: distinct, shared, contention, waiters")
 	fs.IntVar(&o.distinctWorkers, "distinct-workers", 32, "workers in the distinct-keys scenario")
 	fs.IntVar(&o.sharedWorkers, "shared-workers", 16, "workers in the shared-key scenario")
 	fs.DurationVar(&o.ttl, "ttl", 10*time.Second, "lease TTL")
@@ -108,6 +132,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redisBin, "redis-server", "redis-server", "redis-server binary")
 	fs.DurationVar(&o.flush, "noflush-delay", 0, "redlock MaxFlushDelay of the lockd-noflush variant (the lockd variant uses the engine's default)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&o.lockdBin, "lockd-bin", "", "lockd binary for the contention and waiters scenarios; none means go build of ../cmd/lockd")
+	fs.IntVar(&o.serverNodes, "server-nodes", 3, "Redis nodes of the contention and waiters scenarios")
+	fs.IntVar(&o.contentionWorkers, "contention-workers", 16, "workers in the contention scenario")
+	fs.DurationVar(&o.contentionWait, "contention-wait", 5*time.Second, "lockd's wait in the contention scenario (redsync's default 32 tries, 50-250ms apart, give up after about 5s)")
+	fs.IntVar(&o.waiter.count, "waiters", 2000, "waiters in the waiters scenario")
+	fs.DurationVar(&o.waiter.wait, "waiters-wait", 3*time.Minute, "wait of each waiter's acquire")
+	fs.DurationVar(&o.waiter.stagger, "waiters-stagger", time.Millisecond, "pause between sending two waiters' acquires, so their arrival order is defined")
+	fs.DurationVar(&o.waiter.settle, "waiters-settle", 3*time.Second, "time between lockd holding every waiter's connection and the measurement")
+	fs.DurationVar(&o.waiter.window, "waiters-window", 5*time.Second, "measured window while the waiters wait")
+	fs.DurationVar(&o.waiter.deadline, "waiters-deadline", 2*time.Minute, "how long after the release the waiters may take to be served")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -127,21 +161,33 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.impls = append(o.impls, s)
 	}
 	for _, s := range strings.Split(scenarios, ",") {
-		s = strings.TrimSpace(s)
-		if s != scenarioDistinct && s != scenarioShared {
+		switch s = strings.TrimSpace(s); s {
+		case scenarioDistinct, scenarioShared:
+			o.scenarios = append(o.scenarios, s)
+		case scenarioContention:
+			o.contention = true
+		case scenarioWaiters:
+			o.waiters = true
+		default:
 			return o, fmt.Errorf("-scenarios: unknown scenario %q", s)
 		}
-		o.scenarios = append(o.scenarios, s)
 	}
+	w := o.waiter
 	switch {
 	case o.duration <= 0 || o.warmup < 0 || o.repeats < 1:
 		return o, errors.New("-duration and -repeats must be positive, -warmup not negative")
-	case o.distinctWorkers < 1 || o.sharedWorkers < 1:
-		return o, errors.New("worker counts must be positive")
+	case o.distinctWorkers < 1 || o.sharedWorkers < 1 || o.contentionWorkers < 1 || w.count < 1:
+		return o, errors.New("worker and waiter counts must be positive")
 	case o.retry.first <= 0 || o.retry.largest < o.retry.first:
 		return o, errors.New("need 0 < -retry-first <= -retry-largest")
-	case o.wait <= 0:
-		return o, errors.New("-wait must be positive")
+	case o.wait <= 0 || o.contentionWait <= 0:
+		return o, errors.New("-wait and -contention-wait must be positive")
+	case o.serverNodes < 1:
+		return o, errors.New("-server-nodes must be positive")
+	case w.stagger < 0 || w.settle < 0 || w.window <= 0 || w.deadline <= 0:
+		return o, errors.New("-waiters-window and -waiters-deadline must be positive, -waiters-stagger and -waiters-settle not negative")
+	case w.wait <= w.settle+w.window+w.deadline+time.Duration(w.count)*w.stagger:
+		return o, errors.New("-waiters-wait must outlast sending, -waiters-settle, -waiters-window and -waiters-deadline together")
 	}
 	if o.pool == 0 {
 		o.pool = max(o.distinctWorkers, o.sharedWorkers, 10*runtime.GOMAXPROCS(0))
@@ -156,6 +202,9 @@ type cellKey struct {
 	scenario string
 }
 
+// errInterrupted ends a run on SIGINT or SIGTERM.
+var errInterrupted = errors.New("interrupted")
+
 func run(args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -164,7 +213,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	servers, err := startRedis(o.redisBin, slices.Max(o.nodes))
+	// Thousands of waiters need as many sockets here and in lockd, which
+	// inherits the limit.
+	if limit, err := raiseNoFile(); err != nil {
+		fmt.Fprintln(stderr, "lockbench: raising RLIMIT_NOFILE:", err)
+	} else if o.waiters && limit < uint64(o.waiter.count)+200 {
+		return fmt.Errorf("RLIMIT_NOFILE hard limit %d is too low for %d waiters (raise ulimit -Hn)", limit, o.waiter.count)
+	}
+
+	nodes := 0
+	if len(o.scenarios) > 0 {
+		nodes = slices.Max(o.nodes)
+	}
+	if o.contention || o.waiters {
+		nodes = max(nodes, o.serverNodes)
+	}
+	servers, err := startRedis(o.redisBin, nodes)
 	if err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
@@ -174,23 +238,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	meter := newCPUMeter(addrs)
 	defer meter.close()
 
-	cfg := cellConfig{ttl: o.ttl, retry: o.retry, pool: o.pool, flush: o.flush}
-	lockers := map[cellKey]locker{} // scenario left empty: shared by both
-	defer func() {
-		for _, l := range lockers {
-			l.close()
+	if o.lockdBin == "" && (o.contention || o.waiters) {
+		dir, err := os.MkdirTemp("", "lockbench-lockd-")
+		if err != nil {
+			return err
 		}
-	}()
-	for _, n := range o.nodes {
-		for _, impl := range o.impls {
-			if impl == implRedislock && n != 1 {
-				continue
-			}
-			l, err := newLocker(impl, addrs[:n], cfg, max(o.distinctWorkers, o.sharedWorkers))
-			if err != nil {
-				return fmt.Errorf("%s over %d nodes: %w", impl, n, err)
-			}
-			lockers[cellKey{impl: impl, nodes: n}] = l
+		defer os.RemoveAll(dir)
+		if o.lockdBin, err = buildLockd(ctx, dir); err != nil {
+			return err
 		}
 	}
 
@@ -206,6 +261,61 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	var (
+		matrix, contention map[cellKey][]cellResult
+		waiters            []waitersResult
+	)
+	if len(o.scenarios) > 0 {
+		if matrix, err = runMatrix(ctx, o, addrs, meter, stderr); err != nil {
+			return err
+		}
+	}
+	if o.contention {
+		if contention, err = runContention(ctx, o, addrs[:o.serverNodes], meter, stderr); err != nil {
+			return err
+		}
+	}
+	if o.waiters {
+		if waiters, err = runWaiters(ctx, o, addrs[:o.serverNodes], meter, stderr); err != nil {
+			return err
+		}
+	}
+	writeHeader(stdout, o, args)
+	if matrix != nil {
+		writeMatrix(stdout, o, matrix)
+	}
+	if contention != nil {
+		writeContention(stdout, o, contention)
+	}
+	if waiters != nil {
+		writeWaiters(stdout, o, waiters)
+	}
+	return nil
+}
+
+// runMatrix runs the distinct and shared scenarios over every node count
+// and implementation.
+func runMatrix(ctx context.Context, o options, addrs []string, meter *cpuMeter, stderr io.Writer) (map[cellKey][]cellResult, error) {
+	cfg := cellConfig{ttl: o.ttl, retry: o.retry, pool: o.pool, flush: o.flush}
+	lockers := map[cellKey]locker{} // scenario left empty: shared by both
+	defer func() {
+		for _, l := range lockers {
+			l.close()
+		}
+	}()
+	for _, n := range o.nodes {
+		for _, impl := range o.impls {
+			if impl == implRedislock && n != 1 {
+				continue
+			}
+			l, err := newLocker(impl, addrs[:n], cfg, max(o.distinctWorkers, o.sharedWorkers))
+			if err != nil {
+				return nil, fmt.Errorf("%s over %d nodes: %w", impl, n, err)
+			}
+			lockers[cellKey{impl: impl, nodes: n}] = l
+		}
+	}
+
 	results := map[cellKey][]cellResult{}
 	for rep := range o.repeats {
 		for _, n := range o.nodes {
@@ -217,24 +327,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 						continue
 					}
 					if ctx.Err() != nil {
-						return errors.New("interrupted")
+						return nil, errInterrupted
 					}
 					k := cellKey{impl, n, sc}
 					res := runCell(ctx, l, o, k, rep, meter)
 					if ctx.Err() != nil {
-						return errors.New("interrupted")
+						return nil, errInterrupted
 					}
 					results[k] = append(results[k], res)
-					fmt.Fprintf(stderr, "run %d/%d  N=%d %-8s %-15s %7.0f cycles/s  p50 %-8s p99 %-8s CPU/cycle go %-6s redis %-6s failed %d%s\n",
-						rep+1, o.repeats, n, sc, impl, res.rate(), fmtDur(res.hist.quantile(0.5)),
-						fmtDur(res.hist.quantile(0.99)), fmtDur(res.perCycle(res.cpu.self)),
-						fmtDur(res.perCycle(res.cpu.redis)), res.failed, errNote(res.firstErr))
+					logCell(stderr, o, rep, k, res)
 				}
 			}
 		}
 	}
-	writeReport(stdout, o, args, results)
-	return nil
+	return results, nil
+}
+
+// logCell prints one measured cell on stderr.
+func logCell(stderr io.Writer, o options, rep int, k cellKey, res cellResult) {
+	server := ""
+	if res.cpu.server > 0 {
+		server = " lockd " + fmtDur(res.perCycle(res.cpu.server))
+	}
+	fmt.Fprintf(stderr, "run %d/%d  N=%d %-10s %-15s %7.0f cycles/s  p50 %-8s p99 %-8s CPU/cycle go %-6s%s redis %-6s failed %d%s\n",
+		rep+1, o.repeats, k.nodes, k.scenario, k.impl, res.rate(), fmtDur(res.hist.quantile(0.5)),
+		fmtDur(res.hist.quantile(0.99)), fmtDur(res.perCycle(res.cpu.self)), server,
+		fmtDur(res.perCycle(res.cpu.redis)), res.failed, errNote(res.firstErr))
 }
 
 func newLocker(impl string, addrs []string, cfg cellConfig, workers int) (locker, error) {
@@ -291,8 +409,11 @@ func (r cellResult) rate() float64 {
 // warm-up.
 func runCell(parent context.Context, l locker, o options, k cellKey, rep int, meter *cpuMeter) cellResult {
 	workers, wait := o.distinctWorkers, time.Duration(0)
-	if k.scenario == scenarioShared {
+	switch k.scenario {
+	case scenarioShared:
 		workers, wait = o.sharedWorkers, o.wait
+	case scenarioContention:
+		workers, wait = o.contentionWorkers, o.contentionWait
 	}
 	// Fresh keys per cell: nothing one cell leaves behind can slow another.
 	prefix := fmt.Sprintf("bench-r%d-n%d-%s-%s", rep, k.nodes, k.scenario, k.impl)
@@ -352,7 +473,7 @@ func runCell(parent context.Context, l locker, o options, k cellKey, rep int, me
 	res := cellResult{
 		elapsed:  t1 - t0,
 		hist:     new(histogram),
-		cpu:      cpuSample{self: cpu1.self - cpu0.self, redis: cpu1.redis - cpu0.redis},
+		cpu:      cpu1.sub(cpu0),
 		firstErr: firstErr,
 	}
 	for w := range workers {
@@ -370,111 +491,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// summary is a cell's medians over its runs.
-type summary struct {
-	rate, p50, p99, failed float64
-	selfCPU, redisCPU      float64 // ns per successful cycle
-	rates                  []float64
-}
-
-func summarize(runs []cellResult) summary {
-	var s summary
-	var p50, p99, failed, self, redis []float64
-	for _, r := range runs {
-		self = append(self, float64(r.perCycle(r.cpu.self)))
-		redis = append(redis, float64(r.perCycle(r.cpu.redis)))
-		s.rates = append(s.rates, r.rate())
-		p50 = append(p50, float64(r.hist.quantile(0.5)))
-		p99 = append(p99, float64(r.hist.quantile(0.99)))
-		failed = append(failed, float64(r.failed))
-	}
-	s.rate, s.p50, s.p99, s.failed = median(s.rates), median(p50), median(p99), median(failed)
-	s.selfCPU, s.redisCPU = median(self), median(redis)
-	return s
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// pairedRatio returns the median over repeats of f(runs[i]) / f(ref[i]):
-// runs of the same repeat ran close together in time, so pairing them
-// cancels much of a noisy machine's drift. It returns "–" without a
-// reference.
-func pairedRatio(runs, ref []cellResult, f func(cellResult) float64) string {
-	var rs []float64
-	for i := range min(len(runs), len(ref)) {
-		if d := f(ref[i]); d > 0 {
-			rs = append(rs, f(runs[i])/d)
-		}
-	}
-	if len(rs) == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2fx", median(rs))
-}
-
-func writeReport(w io.Writer, o options, args []string, results map[cellKey][]cellResult) {
-	fmt.Fprintf(w, "Command: `%s`\n\n", strings.Join(append([]string{"cd bench && go run ./cmd/lockbench"}, args...), " "))
-	fmt.Fprintf(w, "Machine: %d CPUs (GOMAXPROCS %d), %s %s/%s, %s\n\n", runtime.NumCPU(), runtime.GOMAXPROCS(0),
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, redisVersion(o.redisBin))
-	fmt.Fprintf(w, "Cells: %v warm-up + %v measured, %d repeats (median shown), interleaved. "+
-		"TTL %v. distinct: %d workers, no wait. shared: %d workers, wait %v. "+
-		"Retry pause before retry k: uniform in [d/2, d], d = min(%v<<k, %v). go-redis pool %d per node. "+
-		"Ratios are medians of per-repeat ratios to redsync (go-redis) in the same repeat.\n\n",
-		o.warmup, o.duration, o.repeats, o.ttl, o.distinctWorkers, o.sharedWorkers, o.wait,
-		o.retry.first, o.retry.largest, o.pool)
-	fmt.Fprintln(w, "| implementation | N | scenario | cycles/s | p50 | p99 | ratio vs redsync | p99 vs redsync | failed/run | Go CPU/cycle | redis CPU/cycle | runs (cycles/s) |")
-	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-	for _, n := range o.nodes {
-		for _, sc := range o.scenarios {
-			ref := results[cellKey{implRedsync, n, sc}]
-			for _, impl := range implOrder {
-				runs, ok := results[cellKey{impl, n, sc}]
-				if !ok {
-					continue
-				}
-				s := summarize(runs)
-				ratio := pairedRatio(runs, ref, cellResult.rate)
-				p99Ratio := pairedRatio(runs, ref, func(r cellResult) float64 { return float64(r.hist.quantile(0.99)) })
-				var rs []string
-				for _, r := range s.rates {
-					rs = append(rs, fmt.Sprintf("%.0f", r))
-				}
-				fmt.Fprintf(w, "| %s | %d | %s | %.0f | %s | %s | %s | %s | %.0f | %s | %s | %s |\n",
-					impl, n, sc, s.rate, fmtDur(time.Duration(s.p50)), fmtDur(time.Duration(s.p99)),
-					ratio, p99Ratio, s.failed, fmtDur(time.Duration(s.selfCPU)), fmtDur(time.Duration(s.redisCPU)),
-					strings.Join(rs, ", "))
-			}
-		}
-	}
-}
-
-func redisVersion(bin string) string {
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil {
-		return "redis-server version unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// fmtDur prints a latency with three significant digits.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
 }
