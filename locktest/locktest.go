@@ -60,6 +60,8 @@ func Run(t *testing.T, cfg Config) {
 		{"ExtendKeepsTTL", s.extendKeepsTTL},
 		{"WaitThenGet", s.waitThenGet},
 		{"WaitEnds", s.waitEnds},
+		{"WakeOnRelease", s.wakeOnRelease},
+		{"WaitOrder", s.waitOrder},
 		{"ContextCancel", s.contextCancel},
 		{"FencesGrow", s.fencesGrow},
 		{"Inspect", s.inspect},

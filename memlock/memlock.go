@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/waitq"
 )
 
 // sweepEvery is how many acquires pass between sweeps of expired entries,
@@ -39,10 +40,11 @@ type Engine struct {
 	// fence is one counter for every lock: fences grow strictly per lock
 	// because they grow strictly overall, and a name leaves nothing behind
 	// once its lock is gone.
-	fence    int64
-	released map[string]chan struct{}
-	ops      int
-	closed   bool
+	fence  int64
+	ops    int
+	closed bool
+
+	lines waitq.Lines // acquires that wait, by lock name
 }
 
 type entry struct {
@@ -63,10 +65,7 @@ type entry struct {
 
 // New returns an empty engine.
 func New(opts ...Option) *Engine {
-	e := &Engine{
-		locks:    make(map[string]*entry),
-		released: make(map[string]chan struct{}),
-	}
+	e := &Engine{locks: make(map[string]*entry)}
 	for _, o := range opts {
 		o(e)
 	}
@@ -87,14 +86,19 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		return lockd.Lease{}, err
 	}
 	start := time.Now()
-	var deadline time.Time
+	deadline := start.Add(opts.Wait)
+	var w *waitq.Waiter // this acquire's place in the lock's line; nil when it does not wait
 	if opts.Wait > 0 {
-		deadline = start.Add(opts.Wait)
+		w = e.lines.Join(name)
+		defer e.lines.Leave(name, w)
 	}
 	for {
+		// Taken before the attempt, so that a release between the attempt
+		// and the pause below is not missed.
+		woken := e.lines.Woken(name)
 		at := time.Now()
-		lease, holder, wake, err := e.tryAcquire(ctx, name, opts)
-		if err != nil || holder == nil && wake == nil {
+		lease, holder, minting, err := e.tryAcquire(ctx, name, opts)
+		if err != nil || holder == nil && minting == nil {
 			if err == nil {
 				lease.Waited = at.Sub(start)
 			}
@@ -103,7 +107,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if holder == nil {
 			// Our own earlier grant is still minting its fence: wait for it.
 			select {
-			case <-wake:
+			case <-minting:
 				continue
 			case <-ctx.Done():
 				return lockd.Lease{}, errors.Join(&lockd.NotObtainedError{Name: name}, ctx.Err())
@@ -113,31 +117,40 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if err := ctx.Err(); err != nil {
 			return lockd.Lease{}, errors.Join(notObtained, err)
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
+		if w == nil || !time.Now().Before(deadline) {
 			return lockd.Lease{}, notObtained
 		}
-		// Sleep until the lock is released, the holder's lease runs out, or
-		// the wait ends, whichever comes first.
-		if d := holder.ExpiresAt.Sub(time.Now()); d < left {
-			left = max(d, time.Millisecond)
+		// Wait in line; then, as the head, until the lock is released,
+		// the holder's lease runs out, or the wait ends.
+		until := deadline
+		if holder.ExpiresAt.Before(until) {
+			until = holder.ExpiresAt
 		}
-		t := time.NewTimer(left)
-		select {
-		case <-wake:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return lockd.Lease{}, errors.Join(notObtained, ctx.Err())
+		if !pause(ctx, w.Turn(), deadline) || !pause(ctx, woken, until) {
+			if err := ctx.Err(); err != nil {
+				return lockd.Lease{}, errors.Join(notObtained, err)
+			}
 		}
-		t.Stop()
 	}
 }
 
+// pause waits until ch closes (reporting true), or until ctx ends or the
+// time until is reached (reporting false).
+func pause(ctx context.Context, ch <-chan struct{}, until time.Time) bool {
+	t := time.NewTimer(max(time.Until(until), 0))
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
 // tryAcquire makes one attempt. When someone else holds the lock it returns
-// the holder and a channel closed on the next release of that lock; when the
-// same lease's grant is still minting its fence, no holder and a channel
-// closed when the mint ends.
+// the holder; when the same lease's grant is still minting its fence, no
+// holder and a channel closed when the mint ends.
 func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
 	e.mu.Lock()
 	locked := true
@@ -156,12 +169,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	now := time.Now()
 	if cur := e.live(name, now); cur != nil {
 		if cur.id != opts.Lease {
-			wake, ok := e.released[name]
-			if !ok {
-				wake = make(chan struct{})
-				e.released[name] = wake
-			}
-			return lockd.Lease{}, &lockd.Holder{Owner: cur.owner, ExpiresAt: cur.expiresAt}, wake, nil
+			return lockd.Lease{}, &lockd.Holder{Owner: cur.owner, ExpiresAt: cur.expiresAt}, nil, nil
 		}
 		if cur.minted != nil {
 			return lockd.Lease{}, nil, cur.minted, nil
@@ -236,13 +244,11 @@ func (e *Engine) live(name string, now time.Time) *entry {
 	return cur
 }
 
-// drop deletes the entry for name and wakes its waiters. e.mu must be held.
+// drop deletes the entry for name and wakes the head of its line. e.mu
+// must be held.
 func (e *Engine) drop(name string) {
 	delete(e.locks, name)
-	if wake, ok := e.released[name]; ok {
-		close(wake)
-		delete(e.released, name)
-	}
+	e.lines.Released(name)
 }
 
 func (e *Engine) sweep() {
@@ -378,17 +384,15 @@ func (e *Engine) Health(ctx context.Context) lockd.Health {
 	return lockd.Health{Ready: !closed, Nodes: []lockd.NodeHealth{h}}
 }
 
-// Close drops all state and wakes every waiter; later calls fail.
+// Close drops all state and wakes the waiters; later calls fail.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true
+	// Each drop wakes the head of the lock's line, whose attempt fails
+	// and hands the turn on, down the line.
 	for name := range e.locks {
 		e.drop(name)
-	}
-	for name, wake := range e.released {
-		close(wake)
-		delete(e.released, name)
 	}
 	return nil
 }

@@ -51,13 +51,13 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	start := time.Now()
 	deadline := start.Add(opts.Wait)
 	e.listen()
-	w := e.waits.join(name)
-	defer e.waits.leave(name, w)
+	w := e.lines.Join(name)
+	defer e.lines.Leave(name, w)
 	var last error // the last attempt that ran to its end
 	for attempt := 0; ; attempt++ {
 		// Taken before the attempt, so that a release heard between the
 		// attempt and the pause below is not missed.
-		woken := e.waits.woken(name)
+		woken := e.lines.Woken(name)
 		at := time.Now()
 		lease, err := e.tryAcquire(ctx, name, opts)
 		if err == nil {
@@ -76,7 +76,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 			return lockd.Lease{}, err
 		}
 		last = err
-		if !e.pause(ctx, w.turn, deadline) {
+		if !e.pause(ctx, w.Turn(), deadline) {
 			return lockd.Lease{}, e.waitEnded(ctx, err)
 		}
 		// The head: retry when a release is heard, when the holder's lease

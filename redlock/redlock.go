@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/waitq"
 )
 
 // Engine is the Redlock engine. It is safe for concurrent use.
@@ -33,7 +34,7 @@ type Engine struct {
 	closed bool
 	bg     sync.WaitGroup // calls and clean-ups still running after their verb answered
 
-	waits      waits              // acquires that wait, by lock name (wait.go)
+	lines      waitq.Lines        // acquires that wait, by lock name (wait.go)
 	listenOnce sync.Once          // starts the subscriptions to released messages
 	stopListen context.CancelFunc // ends them; nil until they start
 	listeners  sync.WaitGroup     // the subscription goroutines

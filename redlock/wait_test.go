@@ -87,7 +87,7 @@ func wakeOnRelease(t *testing.T, resp2 bool) {
 		}
 		got <- time.Now()
 	}()
-	eventually(t, "the waiter in line", func() bool { return e.waits.waiting("wake") == 1 })
+	eventually(t, "the waiter in line", func() bool { return e.lines.Len("wake") == 1 })
 	time.Sleep(100 * time.Millisecond) // past its first attempt, into its pause
 	released := time.Now()
 	if _, err := e.Release(ctx(t), "wake", a.ID); err != nil {
@@ -141,7 +141,7 @@ func TestWaitersShareOneLoop(t *testing.T) {
 			}
 		}()
 		// Arrive one at a time, so that arrival order is defined.
-		eventually(t, "the waiter in line", func() bool { return e.waits.waiting("line") == i+1 })
+		eventually(t, "the waiter in line", func() bool { return e.lines.Len("line") == i+1 })
 	}
 	before := totalAcquires(counts)
 	window := 10 * poll
@@ -179,7 +179,7 @@ func TestWaitEnds(t *testing.T) {
 	go func() {
 		_, _ = e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "head", TTL: time.Second, Wait: 2 * time.Second})
 	}()
-	eventually(t, "the head in line", func() bool { return e.waits.waiting("ends") == 1 })
+	eventually(t, "the head in line", func() bool { return e.lines.Len("ends") == 1 })
 	start := time.Now()
 	_, err := e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "second", TTL: time.Second, Wait: 300 * time.Millisecond})
 	var noe *lockd.NotObtainedError
@@ -195,5 +195,5 @@ func TestWaitEnds(t *testing.T) {
 	if !errors.Is(err, lockd.ErrNotObtained) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waiter whose context ended = %v, want ErrNotObtained joined with DeadlineExceeded", err)
 	}
-	eventually(t, "the line empty once the head gives up", func() bool { return e.waits.waiting("ends") == 0 })
+	eventually(t, "the line empty once the head gives up", func() bool { return e.lines.Len("ends") == 0 })
 }

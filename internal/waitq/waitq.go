@@ -1,0 +1,118 @@
+// Package waitq keeps, inside one engine, the line of acquires that wait
+// for each lock, in arrival order. Only the head of a line retries; the
+// others wait for their turn without doing anything, so a thousand waiters
+// cost what one does. The engine tells the lines when a lock is released,
+// and the head, which took the wake channel before its last attempt, tries
+// again at once.
+package waitq
+
+import "sync"
+
+// Lines is the lines of one engine, by lock name. The zero value is ready
+// to use, and it is safe for concurrent use. An empty line is forgotten, so
+// memory follows the number of waiters.
+type Lines struct {
+	mu    sync.Mutex
+	lines map[string]*line
+}
+
+type line struct {
+	waiters []*Waiter     // arrival order; the first is the head
+	wake    chan struct{} // closed when a release of the lock is heard, then replaced
+}
+
+// Waiter is one acquire in a line.
+type Waiter struct {
+	turn chan struct{}
+}
+
+// Turn returns a channel that is closed once the waiter is the head.
+func (w *Waiter) Turn() <-chan struct{} { return w.turn }
+
+// Head reports whether the waiter is the head now.
+func (w *Waiter) Head() bool {
+	select {
+	case <-w.turn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Join puts a new waiter at the end of name's line; it is the head at once
+// when the line was empty. Every Join must be followed by a Leave.
+func (l *Lines) Join(name string) *Waiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lines == nil {
+		l.lines = make(map[string]*line)
+	}
+	ln := l.lines[name]
+	if ln == nil {
+		ln = &line{wake: make(chan struct{})}
+		l.lines[name] = ln
+	}
+	w := &Waiter{turn: make(chan struct{})}
+	if len(ln.waiters) == 0 {
+		close(w.turn)
+	}
+	ln.waiters = append(ln.waiters, w)
+	return w
+}
+
+// Leave takes w out of name's line, handing the turn to the next waiter
+// when w was the head.
+func (l *Lines) Leave(name string, w *Waiter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln := l.lines[name]
+	if ln == nil {
+		return
+	}
+	for i, x := range ln.waiters {
+		if x != w {
+			continue
+		}
+		ln.waiters = append(ln.waiters[:i], ln.waiters[i+1:]...)
+		if i == 0 && len(ln.waiters) > 0 {
+			close(ln.waiters[0].turn)
+		}
+		break
+	}
+	if len(ln.waiters) == 0 {
+		delete(l.lines, name)
+	}
+}
+
+// Woken returns a channel that closes when a release of name is next
+// heard, or nil when nobody waits for name. The head takes it before each
+// attempt, so that a release between the attempt and its pause is not
+// missed.
+func (l *Lines) Woken(name string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln := l.lines[name]; ln != nil {
+		return ln.wake
+	}
+	return nil
+}
+
+// Released wakes the head of name's line, if anyone waits.
+func (l *Lines) Released(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln := l.lines[name]; ln != nil {
+		close(ln.wake)
+		ln.wake = make(chan struct{})
+	}
+}
+
+// Len returns how many acquires wait for name.
+func (l *Lines) Len(name string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln := l.lines[name]; ln != nil {
+		return len(ln.waiters)
+	}
+	return 0
+}

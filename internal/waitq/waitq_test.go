@@ -1,0 +1,39 @@
+package waitq
+
+import "testing"
+
+func TestLines(t *testing.T) {
+	var l Lines
+	a, b, c := l.Join("x"), l.Join("x"), l.Join("x")
+	if !a.Head() || b.Head() || c.Head() {
+		t.Fatalf("heads: a %v b %v c %v, want a only", a.Head(), b.Head(), c.Head())
+	}
+	if n := l.Len("x"); n != 3 {
+		t.Errorf("Len = %d, want 3", n)
+	}
+	// A waiter that is not the head leaves: the head stays.
+	l.Leave("x", b)
+	if c.Head() {
+		t.Error("c became the head when b, behind a, left")
+	}
+	woken := l.Woken("x")
+	l.Released("x")
+	select {
+	case <-woken:
+	default:
+		t.Error("Woken channel still open after Released")
+	}
+	if l.Woken("x") == woken {
+		t.Error("Woken returned the closed channel again")
+	}
+	l.Leave("x", a)
+	if !c.Head() {
+		t.Error("c is not the head after a left")
+	}
+	l.Leave("x", c)
+	if n := l.Len("x"); n != 0 || l.Woken("x") != nil {
+		t.Errorf("Len = %d after everyone left, want 0 and the line forgotten", n)
+	}
+	l.Released("nobody") // no line: nothing to do
+	l.Leave("nobody", a)
+}
