@@ -122,7 +122,7 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 	if o.ReleaseByOwner {
 		return r.getLock(ctx, name, o)
 	}
-	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
+	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair}
 	if o.TTL != 0 {
 		ms := o.TTL.Milliseconds()
 		in.TTLMs = &ms

@@ -60,6 +60,15 @@ func Metadata(v any) AcquireOption {
 	}
 }
 
+// Fair takes the acquire's place in line: it waits behind the acquires
+// already waiting for the lock in the same lockd (or engine) instead of
+// making an attempt on arrival, and with no Wait it is refused while
+// anyone waits. See lockd.AcquireOptions.Fair for what order is promised.
+// The default is false.
+func Fair() AcquireOption {
+	return func(c *acquireConfig) { c.opts.Fair = true }
+}
+
 // KeepAlive renews the lease in the background, about every third of its
 // TTL, until it is released, the context given to Acquire ends, or MaxHold
 // passes. A renewal that fails for a transient reason (a quorum or the

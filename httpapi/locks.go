@@ -46,7 +46,7 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	}
 	wait := millis(req.WaitMs)
 	s.allowWait(w, wait)
-	lease, err := s.engine.Acquire(r.Context(), name, lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta})
+	lease, err := s.engine.Acquire(r.Context(), name, lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair})
 	if err != nil {
 		return err
 	}

@@ -196,6 +196,8 @@ func TestAcquireBadInput(t *testing.T) {
 		{"OverflowTTL", `{"owner":"a","ttl_ms":9223372036854775808}`, "ttl_ms"},
 		{"FractionalTTL", `{"owner":"a","ttl_ms":1500.5}`, "ttl_ms"},
 		{"StringTTL", `{"owner":"a","ttl_ms":"1000"}`, "ttl_ms"},
+		{"StringFair", `{"owner":"a","fair":"yes"}`, "fair"},
+		{"NumberFair", `{"owner":"a","fair":1}`, "fair"},
 		{"NullTTLIsDefault", `{"owner":"a","ttl_ms":null,"wait_ms":-1}`, "wait_ms"},
 		{"NegativeWait", `{"owner":"a","wait_ms":-1}`, "wait_ms"},
 		{"LongWait", `{"owner":"a","wait_ms":300001}`, "wait_ms"},

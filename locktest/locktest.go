@@ -62,6 +62,7 @@ func Run(t *testing.T, cfg Config) {
 		{"WaitEnds", s.waitEnds},
 		{"WakeOnRelease", s.wakeOnRelease},
 		{"WaitOrder", s.waitOrder},
+		{"Fair", s.fair},
 		{"ContextCancel", s.contextCancel},
 		{"FencesGrow", s.fencesGrow},
 		{"Inspect", s.inspect},

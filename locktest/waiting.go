@@ -1,6 +1,7 @@
 package locktest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -79,5 +80,54 @@ func (s *suite) waitOrder(t *testing.T) {
 		if w != i {
 			t.Fatalf("grant order %v, want arrival order", order)
 		}
+	}
+}
+
+// fair: a fair acquire never goes ahead of acquires already waiting: with
+// no wait it is refused while anyone waits; with a wait it is served after
+// them. With nobody waiting it takes a free lock at once.
+func (s *suite) fair(t *testing.T) {
+	name := lockName(t)
+	if l, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "alone", Fair: true}); err != nil {
+		t.Fatalf("fair acquire of a free lock nobody waits for: %v", err)
+	} else if _, err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	a := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	var (
+		mu    sync.Mutex
+		order []string
+		wg    sync.WaitGroup
+	)
+	wait := func(owner string, fair bool) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: owner, TTL: 5 * time.Second, Wait: 20 * time.Second, Fair: fair})
+			if err != nil {
+				t.Errorf("%s: %v", owner, err)
+				return
+			}
+			mu.Lock()
+			order = append(order, owner)
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+			if _, err := s.e.Release(ctxFor(t), name, l.ID); err != nil {
+				t.Errorf("%s: Release: %v", owner, err)
+			}
+		}()
+		time.Sleep(200 * time.Millisecond) // in line before anything else happens
+	}
+	wait("first", false)
+	if _, err := s.e.Acquire(ctxFor(t), name, lockd.AcquireOptions{Owner: "f", Fair: true}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("fair acquire without a wait while someone waits: %v, want ErrNotObtained", err)
+	}
+	wait("second", true)
+	if _, err := s.e.Release(ctxFor(t), name, a.ID); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	wg.Wait()
+	if len(order) != 2 || order[0] != "first" || order[1] != "second" {
+		t.Errorf("grant order %v, want [first second]", order)
 	}
 }

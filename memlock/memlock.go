@@ -92,6 +92,19 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		w = e.lines.Join(name)
 		defer e.lines.Leave(name, w)
 	}
+	switch {
+	case opts.Fair && w == nil && e.lines.Len(name) > 0:
+		return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
+	case opts.Fair && w != nil && !w.Head():
+		// Behind the others from the start: no attempt on arrival.
+		if !pause(ctx, w.Turn(), deadline) {
+			noe := &lockd.NotObtainedError{Name: name}
+			if err := ctx.Err(); err != nil {
+				return lockd.Lease{}, errors.Join(noe, err)
+			}
+			return lockd.Lease{}, noe
+		}
+	}
 	for {
 		// Taken before the attempt, so that a release between the attempt
 		// and the pause below is not missed.

@@ -44,6 +44,9 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		return lockd.Lease{}, err
 	}
 	if opts.Wait <= 0 {
+		if opts.Fair && e.lines.Len(name) > 0 {
+			return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
+		}
 		return e.tryAcquire(ctx, name, opts)
 	}
 	// Wait in line: after one attempt on arrival, only the head of the
@@ -54,6 +57,12 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	w := e.lines.Join(name)
 	defer e.lines.Leave(name, w)
 	var last error // the last attempt that ran to its end
+	if opts.Fair && !w.Head() {
+		// Behind the others from the start: no attempt on arrival.
+		if !e.pause(ctx, w.Turn(), deadline) {
+			return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		// Taken before the attempt, so that a release heard between the
 		// attempt and the pause below is not missed.

@@ -34,6 +34,7 @@ func (g *globals) newAcquire() *cobra.Command {
 	var (
 		ttl, wait time.Duration
 		meta      []string
+		fair      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "acquire NAME",
@@ -67,7 +68,11 @@ func (g *globals) newAcquire() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			l, err := c.Acquire(cmd.Context(), name, client.Owner(g.owner), client.TTL(ttl), client.Wait(wait), client.Metadata(md))
+			opts := []client.AcquireOption{client.Owner(g.owner), client.TTL(ttl), client.Wait(wait), client.Metadata(md)}
+			if fair {
+				opts = append(opts, client.Fair())
+			}
+			l, err := c.Acquire(cmd.Context(), name, opts...)
 			if err != nil {
 				return g.runErr(err)
 			}
@@ -80,6 +85,7 @@ func (g *globals) newAcquire() *cobra.Command {
 	f := cmd.Flags()
 	f.DurationVar(&ttl, "ttl", lockd.DefaultTTL, "lease time-to-live, 100ms to 1h")
 	f.DurationVar(&wait, "wait", 0, "how long to keep trying while someone else holds the lock, up to 5m; 0 tries once")
+	f.BoolVar(&fair, "fair", false, "wait behind the acquires already waiting at this lockd instead of trying first; with --wait 0, refused while anyone waits")
 	f.StringArrayVar(&meta, "metadata", nil, "key=value stored with the lease and shown by inspect; repeat for more keys")
 	return cmd
 }

@@ -32,6 +32,13 @@ func TestAcquire(t *testing.T) {
 			t.Errorf("metadata %v, want job=nightly run=a=b", g.Metadata)
 		}
 	})
+	t.Run("Fair", func(t *testing.T) {
+		if g := acquire(t, url, "acq:fair", "alice", "--fair"); g.Fence < 1 {
+			t.Errorf("fair acquire of a free lock: grant %+v", g)
+		}
+		r := lockctlAt(t, url, "acquire", "acq:fair", "--owner", "bob", "--fair", "--wait", "100ms")
+		wantCode(t, r, lockctl.ExitNotObtained)
+	})
 	t.Run("ErrNotObtained", func(t *testing.T) {
 		acquire(t, url, "acq:held", "alice")
 		r := lockctlAt(t, url, "acquire", "acq:held", "--owner", "bob", "--wait", "100ms")

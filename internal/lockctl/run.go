@@ -66,6 +66,7 @@ type runConfig struct {
 	wait    time.Duration
 	maxHold time.Duration // 0: no bound
 	grace   time.Duration // between SIGTERM and SIGKILL
+	fair    bool          // wait behind the acquires already waiting
 }
 
 func (g *globals) newRun() *cobra.Command {
@@ -102,6 +103,7 @@ func (g *globals) newRun() *cobra.Command {
 	f := cmd.Flags()
 	f.DurationVar(&rc.ttl, "ttl", lockd.DefaultTTL, "lease time-to-live, 100ms to 1h; keep-alive renews it about every third of it")
 	f.DurationVar(&rc.wait, "wait", 0, "how long to keep trying while someone else holds the lock, up to 5m; 0 tries once")
+	f.BoolVar(&rc.fair, "fair", false, "wait behind the acquires already waiting at this lockd instead of trying first; with --wait 0, refused while anyone waits")
 	f.DurationVar(&rc.maxHold, "max-hold", 0, "stop COMMAND, as for a lost lock, once the lock has been held this long; 0 sets no bound")
 	f.DurationVar(&rc.grace, "kill-grace", DefaultKillGrace, "how long COMMAND has between SIGTERM and SIGKILL once the lock is lost")
 	return cmd
@@ -216,8 +218,12 @@ type acquired struct {
 func (g *globals) acquireForRun(ctx, kctx context.Context, stop context.CancelFunc, sigs <-chan os.Signal, c *client.Client, rc runConfig) (*client.Lease, error) {
 	ch := make(chan acquired, 1)
 	go func() {
-		l, err := c.Acquire(kctx, rc.name, client.Owner(g.owner), client.TTL(rc.ttl), client.Wait(rc.wait),
-			client.KeepAlive(), client.MaxHold(rc.maxHold))
+		opts := []client.AcquireOption{client.Owner(g.owner), client.TTL(rc.ttl), client.Wait(rc.wait),
+			client.KeepAlive(), client.MaxHold(rc.maxHold)}
+		if rc.fair {
+			opts = append(opts, client.Fair())
+		}
+		l, err := c.Acquire(kctx, rc.name, opts...)
 		ch <- acquired{l, err}
 	}()
 	select {

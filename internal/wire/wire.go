@@ -22,6 +22,9 @@ type AcquireRequest struct {
 	TTLMs    *int64          `json:"ttl_ms,omitempty"`
 	WaitMs   int64           `json:"wait_ms,omitempty"`
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Fair takes the acquire's place in line instead of trying on arrival
+	// (lockd.AcquireOptions.Fair).
+	Fair bool `json:"fair,omitempty"`
 }
 
 // ExtendRequest is the body of POST /v1/locks/{name}/extend.
