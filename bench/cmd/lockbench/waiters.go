@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/client"
 )
 
@@ -71,8 +72,14 @@ type waitersResult struct {
 	servedAll    time.Duration // from the release to the last grant
 	servedMedian time.Duration // from the release to the median grant
 	lateErr      error         // the first error of a waiter after the release
-	inversions   int64         // pairs granted against arrival order
-	tau          float64       // Kendall's tau of grant order against arrival order
+	// relFailed is how many granted waiters' releases failed; notHeld how
+	// many of them because the lease had run out (the lock then stayed
+	// held by nobody until its TTL). slowest is the longest time from a
+	// grant to its release's answer.
+	relFailed, notHeld int
+	slowest            time.Duration
+	inversions         int64   // pairs granted against arrival order
+	tau                float64 // Kendall's tau of grant order against arrival order
 }
 
 // grant is what one waiter saw.
@@ -81,7 +88,9 @@ type grant struct {
 	fence        int64
 	at           time.Duration // since the run's base time
 	afterRelease bool
-	err          error
+	err          error         // of the acquire
+	released     time.Duration // when its release returned, since the base time
+	relErr       error         // of its release
 }
 
 // runWaiters runs the waiters scenario o.repeats times, each on a fresh
@@ -96,10 +105,10 @@ func runWaiters(ctx context.Context, o options, addrs []string, meter *cpuMeter,
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(stderr, "run %d/%d  waiters %d: waiting %d-%d, lockd CPU %.1f%% of a core, %.0f Redis commands/s, RSS %s/waiter, heap+stacks %s/waiter%s; served %d in %s, Kendall tau %.3f (%d inversions)%s\n",
+		fmt.Fprintf(stderr, "run %d/%d  waiters %d: waiting %d-%d, lockd CPU %.1f%% of a core, %.0f Redis commands/s, RSS %s/waiter, heap+stacks %s/waiter%s; served %d in %s, Kendall tau %.3f (%d inversions), %d releases failed, slowest release %s%s\n",
 			rep+1, o.repeats, r.count, r.waitingFrom, r.waitingTo, 100*r.cpuShare(), r.commandsPerSec(),
 			fmtBytes(r.rssPerWaiter()), fmtBytes(r.heapPerWaiter()), staleNote(r.gcFresh), r.served,
-			fmtDur(r.servedAll), r.tau, r.inversions, errNote(errors.Join(r.earlyErr, r.lateErr)))
+			fmtDur(r.servedAll), r.tau, r.inversions, r.relFailed, fmtDur(r.slowest), errNote(errors.Join(r.earlyErr, r.lateErr)))
 		out = append(out, r)
 	}
 	return out, nil
@@ -122,6 +131,14 @@ func runWaitersOnce(ctx context.Context, o options, addrs []string, meter *cpuMe
 	defer p.stop()
 	pid := p.pid()
 	fmt.Fprintf(stderr, "waiters: lockd pid %d at %s over %s\n", pid, p.url, strings.Join(addrs, ","))
+	// The holder has a client of its own, whose connection is closed
+	// before the baseline, so that every waiter opens a connection: then
+	// lockd's open files tell when they have all arrived.
+	hc, err := client.New(p.url)
+	if err != nil {
+		return res, err
+	}
+	defer hc.Close()
 	// One connection per waiter, each kept for the release that follows.
 	c, err := client.New(p.url, client.WithIdleConns(wo.count+100))
 	if err != nil {
@@ -131,7 +148,7 @@ func runWaitersOnce(ctx context.Context, o options, addrs []string, meter *cpuMe
 
 	key := fmt.Sprintf("bench-waiters-r%d", rep)
 	for range waitersWarmCycles {
-		l, err := c.Acquire(ctx, key+"-warm", client.Owner("warm"), client.TTL(o.ttl))
+		l, err := hc.Acquire(ctx, key+"-warm", client.Owner("warm"), client.TTL(o.ttl))
 		if err != nil {
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
@@ -139,10 +156,11 @@ func runWaitersOnce(ctx context.Context, o options, addrs []string, meter *cpuMe
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	holder, err := c.Acquire(ctx, key, client.Owner("holder"), client.TTL(waitersHolderTTL))
+	holder, err := hc.Acquire(ctx, key, client.Owner("holder"), client.TTL(waitersHolderTTL))
 	if err != nil {
 		return res, fmt.Errorf("holder: %w", err)
 	}
+	_ = hc.Close() // its idle connection; the release dials again
 	sleep(ctx, 500*time.Millisecond)
 	if res.rssBefore, err = procRSS(pid); err != nil {
 		return res, err
@@ -178,9 +196,8 @@ func runWaitersOnce(ctx context.Context, o options, addrs []string, meter *cpuMe
 			g.ok, g.fence = true, l.Fence()
 			rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 			defer cancel()
-			if err := l.Release(rctx); err != nil {
-				g.err = fmt.Errorf("release: %w", err)
-			}
+			g.relErr = l.Release(rctx)
+			g.released = time.Since(base)
 		})
 		if wo.stagger > 0 {
 			sleep(ctx, wo.stagger)
@@ -300,8 +317,15 @@ func runWaitersOnce(ctx context.Context, o options, addrs []string, meter *cpuMe
 			res.served++
 			fences = append(fences, g.fence)
 			times = append(times, float64(g.at-relAt))
-			if g.err != nil && res.lateErr == nil {
-				res.lateErr = g.err
+			res.slowest = max(res.slowest, g.released-g.at)
+			if g.relErr != nil {
+				res.relFailed++
+				if errors.Is(g.relErr, lockd.ErrNotHeld) {
+					res.notHeld++
+				}
+				if res.lateErr == nil {
+					res.lateErr = fmt.Errorf("release after %v: %w", (g.released - g.at).Round(time.Millisecond), g.relErr)
+				}
 			}
 		case res.lateErr == nil:
 			res.lateErr = g.err
@@ -453,12 +477,20 @@ func writeWaiters(w io.Writer, o options, runs []waitersResult) {
 	row(fmt.Sprintf("Redis commands/s while they wait (%d nodes)", o.serverNodes), fmt.Sprintf("< %d", targetWaitCommands), col(waitersResult.commandsPerSec), num)
 	row("lockd RSS per waiter", fmt.Sprintf("< %s", fmtBytes(targetWaitBytes)), col(func(r waitersResult) float64 { return float64(r.rssPerWaiter()) }), bytes)
 	row("lockd Go heap+stacks per waiter (live after GC)", "–", col(func(r waitersResult) float64 { return float64(r.heapPerWaiter()) }), bytes)
+	var mem []string
+	for _, r := range runs {
+		mem = append(mem, fmt.Sprintf("%s + %s (before: %s + %s)", fmtBytes(r.gcWaiting.liveBytes), fmtBytes(r.gcWaiting.stacks),
+			fmtBytes(r.gcBefore.liveBytes), fmtBytes(r.gcBefore.stacks)))
+	}
+	fmt.Fprintf(w, "| lockd live heap + stacks while they wait, all waiters | – | – | %s |\n", strings.Join(mem, "; "))
 	row("served after the release", fmt.Sprintf("all %d", wo.count), col(func(r waitersResult) float64 { return float64(r.served) }), num)
 	row("time from the release to the last grant", "seconds", col(func(r waitersResult) float64 { return float64(r.servedAll) }), secs)
 	row("time from the release to the median grant", "–", col(func(r waitersResult) float64 { return float64(r.servedMedian) }), secs)
 	row("grant order: Kendall tau against arrival (1 = in order, 0 = unrelated)", "1 (in order)", col(func(r waitersResult) float64 { return r.tau }),
 		func(x float64) string { return fmt.Sprintf("%.3f", x) })
 	row("grant order: pairs served out of arrival order", "0", col(func(r waitersResult) float64 { return float64(r.inversions) }), num)
+	row("granted waiters whose release failed", "0", col(func(r waitersResult) float64 { return float64(r.relFailed) }), num)
+	row("longest time from a grant to its release's answer", "–", col(func(r waitersResult) float64 { return float64(r.slowest) }), secs)
 	row("waiting at the window's start", fmt.Sprintf("%d", wo.count), col(func(r waitersResult) float64 { return float64(r.waitingFrom) }), num)
 	row("ended before the release (errors)", "0", col(func(r waitersResult) float64 { return float64(r.early) }), num)
 	row("load process CPU while they wait, share of one core", "–", col(func(r waitersResult) float64 {
@@ -478,6 +510,9 @@ func writeWaiters(w io.Writer, o options, runs []waitersResult) {
 		}
 		if r.earlyErr != nil {
 			notes = append(notes, "first early error: "+r.earlyErr.Error())
+		}
+		if r.notHeld > 0 {
+			notes = append(notes, fmt.Sprintf("%d releases answered not held: the lease had run out before its release, and the lock stayed taken until its TTL", r.notHeld))
 		}
 		if r.lateErr != nil {
 			notes = append(notes, "first error after the release: "+r.lateErr.Error())
