@@ -2,6 +2,8 @@
 // cmd/lockbench: it starts its own redis-server processes on loopback ports
 // and runs lockd's Redlock engine (in-process and over HTTP), go-redsync and
 // bsm/redislock side by side on the same nodes, printing a markdown table.
+// Its contention and waiters scenarios run lockd as a separate process, built
+// from the source next to this module, and load it through the Go SDK.
 // docs/benchmarks.md has the method, the latest results and how to read
 // them.
 //

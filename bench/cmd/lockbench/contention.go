@@ -156,7 +156,7 @@ func writeContention(w io.Writer, o options, results map[cellKey][]cellResult) {
 	rs := results[cellKey{implRedsyncDefault, n, scenarioContention}]
 	p99 := func(r cellResult) float64 { return float64(r.hist.quantile(0.99)) }
 
-	fmt.Fprintf(w, "### Contention: %d workers on one lock, %d nodes\n\n", o.contentionWorkers, n)
+	fmt.Fprintf(w, "#### Contention: %d workers on one lock, %d nodes\n\n", o.contentionWorkers, n)
 	fmt.Fprintf(w, "Cells: %v warm-up + %v measured, %d repeats (median shown), interleaved, nodes flushed before each cell. "+
 		"lockd-proc: lockd in its own process over HTTP, the Go SDK with its defaults, Acquire with TTL %v and Wait %v, then Release. "+
 		"redsync-default: redsync.New(pools...).NewMutex(name) with its defaults (8s expiry, 32 tries 50-250ms apart) over go-redis clients with their defaults, Lock then Unlock. "+

@@ -443,7 +443,7 @@ func fmtBytes(b int64) string {
 // writeWaiters prints the waiters scenario next to the targets.
 func writeWaiters(w io.Writer, o options, runs []waitersResult) {
 	wo := o.waiter
-	fmt.Fprintf(w, "### Waiters: %d waiters on one held lock, %d nodes\n\n", wo.count, o.serverNodes)
+	fmt.Fprintf(w, "#### Waiters: %d waiters on one held lock, %d nodes\n\n", wo.count, o.serverNodes)
 	fmt.Fprintf(w, "Each run: a fresh lockd process, nodes flushed; %d warm-up cycles; one holder (TTL %v); then %d acquires, each its own HTTP request "+
 		"through one SDK client (WithIdleConns %d), wait %v, TTL %v, sent %v apart (their order is the arrival order). "+
 		"Once lockd holds a connection per waiter, %v settle, then %v measured: lockd's CPU (/proc/<pid>/stat), "+
