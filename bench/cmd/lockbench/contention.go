@@ -35,18 +35,19 @@ const (
 type sdkLocker struct {
 	c   *client.Client
 	ttl time.Duration
+	opt []client.AcquireOption // added to every Acquire
 }
 
-func newSDK(url string, ttl time.Duration, opts ...client.Option) (*sdkLocker, error) {
+func newSDK(url string, ttl time.Duration, acquire []client.AcquireOption, opts ...client.Option) (*sdkLocker, error) {
 	c, err := client.New(url, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &sdkLocker{c: c, ttl: ttl}, nil
+	return &sdkLocker{c: c, ttl: ttl, opt: acquire}, nil
 }
 
 func (l *sdkLocker) cycle(ctx context.Context, key, owner string, wait time.Duration) error {
-	lease, err := l.c.Acquire(ctx, key, client.Owner(owner), client.TTL(l.ttl), client.Wait(wait))
+	lease, err := l.c.Acquire(ctx, key, append([]client.AcquireOption{client.Owner(owner), client.TTL(l.ttl), client.Wait(wait)}, l.opt...)...)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func runContention(ctx context.Context, o options, addrs []string, meter *cpuMet
 	}
 	defer p.stop()
 	fmt.Fprintf(stderr, "contention: lockd pid %d at %s over %s\n", p.pid(), p.url, strings.Join(addrs, ","))
-	sdk, err := newSDK(p.url, o.ttl)
+	sdk, err := newSDK(p.url, o.ttl, fairOption(o))
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +159,10 @@ func writeContention(w io.Writer, o options, results map[cellKey][]cellResult) {
 
 	fmt.Fprintf(w, "#### Contention: %d workers on one lock, %d nodes\n\n", o.contentionWorkers, n)
 	fmt.Fprintf(w, "Cells: %v warm-up + %v measured, %d repeats (median shown), interleaved, nodes flushed before each cell. "+
-		"lockd-proc: lockd in its own process over HTTP, the Go SDK with its defaults, Acquire with TTL %v and Wait %v, then Release. "+
+		"lockd-proc: lockd in its own process over HTTP, the Go SDK with its defaults, Acquire with TTL %v and Wait %v%s, then Release. "+
 		"redsync-default: redsync.New(pools...).NewMutex(name) with its defaults (8s expiry, 32 tries 50-250ms apart) over go-redis clients with their defaults, Lock then Unlock. "+
 		"Ratios are medians of per-repeat ratios.\n\n",
-		o.warmup, o.duration, o.repeats, o.ttl, o.contentionWait)
+		o.warmup, o.duration, o.repeats, o.ttl, o.contentionWait, fairNote(o))
 	fmt.Fprintln(w, "| ratio | measured | target (issue 8) | per repeat |")
 	fmt.Fprintln(w, "|---|---:|---:|---|")
 	fmt.Fprintf(w, "| lockd/redsync cycles/s | %s | >= %.0fx | %s |\n",
@@ -201,4 +202,20 @@ func perRepeat(runs, ref []cellResult, f func(cellResult) float64) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// fairOption returns client.Fair when -fair asks for it.
+func fairOption(o options) []client.AcquireOption {
+	if o.fair {
+		return []client.AcquireOption{client.Fair()}
+	}
+	return nil
+}
+
+// fairNote says in a table's description that -fair was given.
+func fairNote(o options) string {
+	if o.fair {
+		return " and Fair"
+	}
+	return ""
 }

@@ -94,6 +94,7 @@ type options struct {
 	contentionWorkers   int
 	contentionWait      time.Duration
 	waiter              waiterOptions
+	fair                bool // lockd acquires of both scenarios ask for fair order
 }
 
 func main() {
@@ -136,6 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.serverNodes, "server-nodes", 3, "Redis nodes of the contention and waiters scenarios")
 	fs.IntVar(&o.contentionWorkers, "contention-workers", 16, "workers in the contention scenario")
 	fs.DurationVar(&o.contentionWait, "contention-wait", 5*time.Second, "lockd's wait in the contention scenario (redsync's default 32 tries, 50-250ms apart, give up after about 5s)")
+	fs.BoolVar(&o.fair, "fair", false, "lockd's acquires in the contention and waiters scenarios ask for fair (arrival) order, client.Fair (lockd with fair mode only)")
 	fs.IntVar(&o.waiter.count, "waiters", 2000, "waiters in the waiters scenario")
 	fs.DurationVar(&o.waiter.wait, "waiters-wait", 3*time.Minute, "wait of each waiter's acquire")
 	fs.DurationVar(&o.waiter.stagger, "waiters-stagger", time.Millisecond, "pause between sending two waiters' acquires, so their arrival order is defined")

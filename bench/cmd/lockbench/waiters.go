@@ -186,7 +186,8 @@ func runWaitersOnce(ctx context.Context, o options, addrs []string, meter *cpuMe
 		inFlight.Add(1)
 		wg.Go(func() {
 			defer inFlight.Add(-1)
-			l, err := c.Acquire(wctx, key, client.Owner(fmt.Sprintf("waiter-%04d", i)), client.TTL(o.ttl), client.Wait(wo.wait))
+			l, err := c.Acquire(wctx, key, append([]client.AcquireOption{client.Owner(fmt.Sprintf("waiter-%04d", i)),
+				client.TTL(o.ttl), client.Wait(wo.wait)}, fairOption(o)...)...)
 			g := &grants[i]
 			g.at, g.afterRelease = time.Since(base), released.Load()
 			if err != nil {
@@ -445,12 +446,12 @@ func writeWaiters(w io.Writer, o options, runs []waitersResult) {
 	wo := o.waiter
 	fmt.Fprintf(w, "#### Waiters: %d waiters on one held lock, %d nodes\n\n", wo.count, o.serverNodes)
 	fmt.Fprintf(w, "Each run: a fresh lockd process, nodes flushed; %d warm-up cycles; one holder (TTL %v); then %d acquires, each its own HTTP request "+
-		"through one SDK client (WithIdleConns %d), wait %v, TTL %v, sent %v apart (their order is the arrival order). "+
+		"through one SDK client (WithIdleConns %d), wait %v, TTL %v%s, sent %v apart (their order is the arrival order). "+
 		"Once lockd holds a connection per waiter, %v settle, then %v measured: lockd's CPU (/proc/<pid>/stat), "+
 		"Redis commands (INFO stats total_commands_processed over all nodes, less the INFO calls), lockd's VmRSS growth and "+
 		"live heap+stacks growth (GODEBUG=gctrace=1, 1 MiB resolution) divided by the waiters. Then the holder releases and each "+
 		"waiter releases as soon as it is granted; grant order is the fence order, compared with arrival order. %d repeats, median shown.\n\n",
-		waitersWarmCycles, waitersHolderTTL, wo.count, wo.count+100, wo.wait, o.ttl, wo.stagger, wo.settle, wo.window, o.repeats)
+		waitersWarmCycles, waitersHolderTTL, wo.count, wo.count+100, wo.wait, o.ttl, fairNote(o), wo.stagger, wo.settle, wo.window, o.repeats)
 
 	col := func(f func(waitersResult) float64) []float64 {
 		var xs []float64
