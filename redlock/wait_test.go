@@ -197,3 +197,99 @@ func TestWaitEnds(t *testing.T) {
 	}
 	eventually(t, "the line empty once the head gives up", func() bool { return e.lines.Len("ends") == 0 })
 }
+
+// TestWaitNodePaused: with one of three nodes paused (SIGSTOP) for the
+// whole wait, a waiter is still woken by the release the other two
+// announce, and granted promptly.
+func TestWaitNodePaused(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	e, err := New(testenv.Addrs(servers), WithWaitPoll(time.Hour), WithNodeTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	a, err := e.Acquire(ctx(t), "paused", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers[2].Pause()
+	defer servers[2].Resume()
+	got := make(chan error, 1)
+	go func() {
+		_, err := e.Acquire(ctx(t), "paused", lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 15 * time.Second})
+		got <- err
+	}()
+	eventually(t, "the waiter in line", func() bool { return e.lines.Len("paused") == 1 })
+	time.Sleep(500 * time.Millisecond) // past its first attempt; the paused node is marked down
+	released := time.Now()
+	if _, err := e.Release(ctx(t), "paused", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+		if d := time.Since(released); d > time.Second {
+			t.Errorf("waiter granted %v after the release with a node paused, want within 1s", d)
+		} else {
+			t.Logf("waiter granted %v after the release with a node paused", d.Round(time.Microsecond))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter not granted within 10s of the release")
+	}
+}
+
+// TestWaiterEngineDies: two engines (two lockd) share three nodes; the
+// first in line at one of them goes away with its engine, and the waiter at
+// the other is granted when the holder releases, delayed by nobody.
+func TestWaiterEngineDies(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	newEngine := func() *Engine {
+		e, err := New(testenv.Addrs(servers), WithWaitPoll(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	dying, living := newEngine(), newEngine()
+	a, err := living.Acquire(ctx(t), "dies", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, kill := context.WithCancel(ctx(t))
+	dead := make(chan error, 1)
+	go func() {
+		_, err := dying.Acquire(dctx, "dies", lockd.AcquireOptions{Owner: "doomed", TTL: 5 * time.Second, Wait: 15 * time.Second})
+		dead <- err
+	}()
+	eventually(t, "the doomed waiter in line", func() bool { return dying.lines.Len("dies") == 1 })
+	got := make(chan error, 1)
+	go func() {
+		_, err := living.Acquire(ctx(t), "dies", lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 15 * time.Second})
+		got <- err
+	}()
+	eventually(t, "the other waiter in line", func() bool { return living.lines.Len("dies") == 1 })
+	// The doomed lockd goes: its request ends, then the engine closes.
+	kill()
+	if err := <-dead; !errors.Is(err, context.Canceled) {
+		t.Errorf("doomed waiter: %v, want context.Canceled", err)
+	}
+	_ = dying.Close()
+	released := time.Now()
+	if _, err := living.Release(ctx(t), "dies", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+		if d := time.Since(released); d > 200*time.Millisecond {
+			t.Errorf("waiter granted %v after the release, want within 200ms", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter not granted within 10s of the release")
+	}
+}
