@@ -87,10 +87,13 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	}
 	start := time.Now()
 	deadline := start.Add(opts.Wait)
-	var w *waitq.Waiter // this acquire's place in the lock's line; nil when it does not wait
+	var (
+		w       *waitq.Waiter // this acquire's place in the lock's line; nil when it does not wait
+		granted bool
+	)
 	if opts.Wait > 0 {
 		w = e.lines.Join(name)
-		defer e.lines.Leave(name, w)
+		defer func() { e.lines.Leave(name, w, granted) }()
 	}
 	switch {
 	case opts.Fair && w == nil && e.lines.Len(name) > 0:
@@ -114,6 +117,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if err != nil || holder == nil && minting == nil {
 			if err == nil {
 				lease.Waited = at.Sub(start)
+				granted = true
 			}
 			return lease, err
 		}

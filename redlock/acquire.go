@@ -55,7 +55,8 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	deadline := start.Add(opts.Wait)
 	e.listen()
 	w := e.lines.Join(name)
-	defer e.lines.Leave(name, w)
+	granted := false
+	defer func() { e.lines.Leave(name, w, granted) }()
 	var last error // the last attempt that ran to its end
 	if opts.Fair && !w.Head() {
 		// Behind the others from the start: no attempt on arrival.
@@ -71,6 +72,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		lease, err := e.tryAcquire(ctx, name, opts)
 		if err == nil {
 			lease.Waited = at.Sub(start)
+			granted = true
 			return lease, nil
 		}
 		if ctx.Err() != nil {
@@ -85,19 +87,30 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 			return lockd.Lease{}, err
 		}
 		last = err
-		if !e.pause(ctx, w.Turn(), deadline) {
-			return lockd.Lease{}, e.waitEnded(ctx, err)
+		if !w.Head() {
+			if !e.pause(ctx, w.Turn(), deadline) {
+				return lockd.Lease{}, e.waitEnded(ctx, err)
+			}
+			if after, released := w.AfterGrant(); after {
+				// The one before us in line holds the lock now: an attempt
+				// before its release would be refused. Wait for that
+				// release (or the poll).
+				woken = released
+				err = nil
+			}
 		}
 		// The head: retry when a release is heard, when the holder's lease
 		// runs out, or at the poll interval, whichever comes first. With
 		// too few nodes answering, back off instead.
 		pause := e.cfg.waitPoll
 		var held *lockd.NotObtainedError
-		if errors.As(err, &held) {
+		switch {
+		case err == nil: // a new holder, whose expiry we do not know: the poll
+		case errors.As(err, &held):
 			if held.Holder != nil {
 				pause = min(pause, max(time.Until(held.Holder.ExpiresAt), time.Millisecond))
 			}
-		} else {
+		default:
 			pause = e.backoff(attempt)
 		}
 		until := time.Now().Add(pause)
@@ -207,7 +220,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	id, att := opts.Lease, newAttempt()
 	replies, late := e.round(ctx, timeout, nil, acquireScript, keys, []string{
 		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
-		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0),
+		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(e.lines.Len(name) > 1),
 	}, e.acquireDecided)
 
 	parsed := make([]acquireReply, len(replies))

@@ -153,11 +153,23 @@ func TestWaitersShareOneLoop(t *testing.T) {
 	}
 	t.Logf("%d acquire calls to the nodes in %v with %d waiters in line", calls, window, waiters)
 	start := time.Now()
+	before = totalAcquires(counts)
 	if _, err := e.Release(ctx(t), "line", a.ID); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	t.Logf("%d waiters served in %v", waiters, time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	calls = totalAcquires(counts) - before
+	t.Logf("%d waiters served in %v, with %d acquire calls to the nodes", waiters, took.Round(time.Millisecond), calls)
+	// Each hand-off is woken by the release (not the poll), and the new head
+	// waits for the release of the one granted before it instead of trying
+	// at once: one attempt, on 3 nodes, per waiter.
+	if took > time.Duration(waiters)*poll/4 {
+		t.Errorf("serving %d waiters took %v: hand-offs wait for the poll (%v), not the release", waiters, took, poll)
+	}
+	if max := int64(3*waiters + 30); calls > max {
+		t.Errorf("%d acquire calls to serve %d waiters, want at most %d (one attempt each)", calls, waiters, max)
+	}
 	for i, w := range order {
 		if w != i {
 			t.Fatalf("grant order %v, want arrival order", order)

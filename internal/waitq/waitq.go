@@ -24,7 +24,19 @@ type line struct {
 // Waiter is one acquire in a line.
 type Waiter struct {
 	turn chan struct{}
+	// afterGrant is set when the waiter became the head because the one
+	// before it was granted the lock: the lock is then held, and the new
+	// head has nothing to try before the next release, which closes
+	// released.
+	afterGrant bool
+	released   <-chan struct{}
 }
+
+// AfterGrant reports whether the waiter became the head because the waiter
+// before it was granted the lock (false when it was first in line, or the
+// one before it gave up), and if so returns a channel that closes at the
+// first release of the lock heard after that. Call it once Turn has closed.
+func (w *Waiter) AfterGrant() (bool, <-chan struct{}) { return w.afterGrant, w.released }
 
 // Turn returns a channel that is closed once the waiter is the head.
 func (w *Waiter) Turn() <-chan struct{} { return w.turn }
@@ -61,8 +73,8 @@ func (l *Lines) Join(name string) *Waiter {
 }
 
 // Leave takes w out of name's line, handing the turn to the next waiter
-// when w was the head.
-func (l *Lines) Leave(name string, w *Waiter) {
+// when w was the head; granted says whether w leaves with the lock.
+func (l *Lines) Leave(name string, w *Waiter, granted bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ln := l.lines[name]
@@ -75,7 +87,9 @@ func (l *Lines) Leave(name string, w *Waiter) {
 		}
 		ln.waiters = append(ln.waiters[:i], ln.waiters[i+1:]...)
 		if i == 0 && len(ln.waiters) > 0 {
-			close(ln.waiters[0].turn)
+			next := ln.waiters[0]
+			next.afterGrant, next.released = granted, ln.wake
+			close(next.turn)
 		}
 		break
 	}

@@ -12,7 +12,7 @@ func TestLines(t *testing.T) {
 		t.Errorf("Len = %d, want 3", n)
 	}
 	// A waiter that is not the head leaves: the head stays.
-	l.Leave("x", b)
+	l.Leave("x", b, false)
 	if c.Head() {
 		t.Error("c became the head when b, behind a, left")
 	}
@@ -26,14 +26,21 @@ func TestLines(t *testing.T) {
 	if l.Woken("x") == woken {
 		t.Error("Woken returned the closed channel again")
 	}
-	l.Leave("x", a)
-	if !c.Head() {
-		t.Error("c is not the head after a left")
+	l.Leave("x", a, true)
+	after, released := c.AfterGrant()
+	if !c.Head() || !after {
+		t.Errorf("c: head %v, after a grant %v; want both once a left with the lock", c.Head(), after)
 	}
-	l.Leave("x", c)
+	l.Released("x")
+	select {
+	case <-released:
+	default:
+		t.Error("AfterGrant's channel still open after the next release")
+	}
+	l.Leave("x", c, false)
 	if n := l.Len("x"); n != 0 || l.Woken("x") != nil {
 		t.Errorf("Len = %d after everyone left, want 0 and the line forgotten", n)
 	}
 	l.Released("nobody") // no line: nothing to do
-	l.Leave("nobody", a)
+	l.Leave("nobody", a, false)
 }

@@ -5,7 +5,8 @@
 -- when fences are minted elsewhere (a store), so the counter is not one,
 -- ARGV[7] the attempt's tag (see release.lua), ARGV[8] '1' when the caller
 -- waits: a refusal then marks the lock ('w'), so that its release wakes
--- the waiters (see release.lua).
+-- the waiters (see release.lua); ARGV[9] '1' when others wait behind the
+-- caller: a grant then marks the lock it makes.
 -- Returns {2, counter} when the lock was free: it is now ours, and the
 -- counter was incremented (our provisional fence, stored with the lease
 -- unless fences are minted elsewhere);
@@ -22,6 +23,9 @@ if cur[1] then
       meta = ARGV[4]
     end
     redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta, 'att', ARGV[7])
+    if ARGV[9] == '1' then
+      redis.call('HSET', KEYS[1], 'w', '1')
+    end
     return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta}
   end
   if ARGV[8] == '1' then
@@ -35,5 +39,8 @@ if ARGV[6] == '1' then
   f = 0
 end
 redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', f, 'ttl', ARGV[3], 'meta', ARGV[4], 'byowner', ARGV[5], 'att', ARGV[7])
+if ARGV[9] == '1' then
+  redis.call('HSET', KEYS[1], 'w', '1')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {2, c}
