@@ -161,6 +161,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 		{"POST", "/v1/locks/{name}/release", s.api(s.handleRelease)},
 		{"GET", "/v1/locks/{name}", s.api(s.handleInspect)},
 		{"GET", "/v1/locks/{name}/history", s.api(s.handleHistory)},
+		{"POST", "/v1/locks:acquire-many", s.api(s.handleAcquireMany)},
+		{"POST", "/v1/locks:extend-many", s.api(s.handleExtendMany)},
+		{"POST", "/v1/locks:release-many", s.api(s.handleReleaseMany)},
 	}
 	allowed := make(map[string][]string)
 	var paths []string

@@ -63,6 +63,8 @@ func Run(t *testing.T, cfg Config) {
 		{"WakeOnRelease", s.wakeOnRelease},
 		{"WaitOrder", s.waitOrder},
 		{"Fair", s.fair},
+		{"AcquireMany", s.acquireMany},
+		{"AcquireManyNoDeadlock", s.acquireManyNoDeadlock},
 		{"ContextCancel", s.contextCancel},
 		{"FencesGrow", s.fencesGrow},
 		{"Inspect", s.inspect},

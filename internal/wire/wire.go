@@ -210,3 +210,43 @@ func (ev Event) Domain() lockd.Event {
 		Holder:    ev.Holder,
 	}
 }
+
+// AcquireManyRequest is the body of POST /v1/locks:acquire-many: the fields
+// of an acquire, for every lock in Names at once.
+type AcquireManyRequest struct {
+	Names    []string        `json:"names"`
+	Owner    string          `json:"owner"`
+	Lease    string          `json:"lease,omitempty"`
+	TTLMs    *int64          `json:"ttl_ms,omitempty"`
+	WaitMs   int64           `json:"wait_ms,omitempty"`
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Fair     bool            `json:"fair,omitempty"`
+}
+
+// ManyRequest is the body of POST /v1/locks:extend-many and
+// /v1/locks:release-many.
+type ManyRequest struct {
+	Names []string `json:"names"`
+	Lease string   `json:"lease"`
+	// TTLMs is nil to keep each lease's current TTL (extend only).
+	TTLMs *int64 `json:"ttl_ms,omitempty"`
+}
+
+// Many answers POST /v1/locks:acquire-many and /v1/locks:extend-many: the
+// one lease, and each lock's grant in sorted name order.
+type Many struct {
+	Lease string  `json:"lease"`
+	Locks []Lease `json:"locks"`
+}
+
+// ManyReleased answers POST /v1/locks:release-many: each lock's outcome,
+// in sorted name order.
+type ManyReleased struct {
+	Locks []NamedReleased `json:"locks"`
+}
+
+// NamedReleased is one lock's outcome in a ManyReleased.
+type NamedReleased struct {
+	Name string `json:"name"`
+	Released
+}

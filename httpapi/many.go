@@ -1,0 +1,94 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
+)
+
+// handleAcquireMany serves POST /v1/locks:acquire-many: every lock in
+// names, or none, under one lease (lockd.AcquireMany).
+func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error {
+	var req wire.AcquireManyRequest
+	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	ms, explicit := ttlOrDefault(req.TTLMs)
+	if explicit && ms == 0 {
+		return lockd.ValidateTTL(0)
+	}
+	meta := req.Metadata
+	if string(meta) == "null" {
+		meta = nil
+	}
+	wait := millis(req.WaitMs)
+	s.allowWait(w, wait)
+	leases, err := lockd.AcquireMany(r.Context(), s.engine, req.Names, lockd.AcquireOptions{
+		Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair,
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, many(leases))
+}
+
+// handleExtendMany serves POST /v1/locks:extend-many. It answers the
+// first failure (lock_lost when the lease no longer holds one of them);
+// the others are extended all the same.
+func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error {
+	var req wire.ManyRequest
+	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	var ttl time.Duration
+	if req.TTLMs != nil {
+		if *req.TTLMs == 0 {
+			return lockd.ValidateTTL(0)
+		}
+		ttl = millis(*req.TTLMs)
+	}
+	leases, err := lockd.ExtendMany(r.Context(), s.engine, req.Names, req.Lease, ttl)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, many(leases))
+}
+
+// handleReleaseMany serves POST /v1/locks:release-many: each lock's
+// outcome, released or not held, as POST /v1/locks/{name}/release answers
+// it. Any other failure is the answer.
+func (s *Server) handleReleaseMany(w http.ResponseWriter, r *http.Request) error {
+	var req wire.ManyRequest
+	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	if err := lockd.ValidateNames(req.Names); err != nil {
+		return err
+	}
+	body := wire.ManyReleased{}
+	for _, name := range slices.Sorted(slices.Values(req.Names)) {
+		rel, err := s.engine.Release(r.Context(), name, req.Lease)
+		switch {
+		case errors.Is(err, lockd.ErrNotHeld):
+			body.Locks = append(body.Locks, wire.NamedReleased{Name: name, Released: wire.Released{Reason: lockd.CodeNotHeld}})
+		case err != nil:
+			return err
+		default:
+			body.Locks = append(body.Locks, wire.NamedReleased{Name: name, Released: wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence}})
+		}
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+func many(leases []lockd.Lease) wire.Many {
+	out := wire.Many{Locks: make([]wire.Lease, 0, len(leases))}
+	for _, l := range leases {
+		out.Lease = l.ID
+		out.Locks = append(out.Locks, wire.FromLease(l))
+	}
+	return out
+}

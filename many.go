@@ -1,0 +1,129 @@
+package lockd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// MaxManyNames bounds how many locks one AcquireMany takes.
+const MaxManyNames = 64
+
+// manyCleanupTimeout bounds the release of the locks a failed AcquireMany
+// took, which runs even when the caller's context has ended.
+const manyCleanupTimeout = 5 * time.Second
+
+// ValidateNames checks the names of an AcquireMany: 1 to MaxManyNames
+// valid lock names, none twice. It returns an *ArgumentError (field
+// "names") otherwise.
+func ValidateNames(names []string) error {
+	if len(names) == 0 || len(names) > MaxManyNames {
+		return &ArgumentError{Field: "names", Reason: fmt.Sprintf("must hold 1 to %d names, not %d", MaxManyNames, len(names))}
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if err := ValidateName(n); err != nil {
+			return &ArgumentError{Field: "names", Reason: fmt.Sprintf("%q: %v", n, err)}
+		}
+		if seen[n] {
+			return &ArgumentError{Field: "names", Reason: fmt.Sprintf("%q is listed twice", n)}
+		}
+		seen[n] = true
+	}
+	return nil
+}
+
+// AcquireMany takes every lock in names or none, under one lease (opts.Lease,
+// or a fresh one when empty, used for them all). It takes them one by one
+// in sorted order, so callers whose sets overlap cannot deadlock: each
+// waits only for locks that sort after every lock it holds. opts.Wait
+// bounds the whole call. It returns the leases in sorted name order.
+//
+// When one lock cannot be taken, AcquireMany releases those it took and
+// returns that lock's error (*NotObtainedError for a held lock, joined with
+// ctx.Err() when the context ended it, ErrQuorumUnavailable, ...). A retry
+// with the same lease is idempotent, as for one lock: each lock it already
+// holds is the same grant. It returns an *ArgumentError (field "names")
+// for a bad list, and what opts.Prepare returns for bad options.
+func AcquireMany(ctx context.Context, e Engine, names []string, opts AcquireOptions) ([]Lease, error) {
+	if err := ValidateNames(names); err != nil {
+		return nil, err
+	}
+	if opts.Lease == "" {
+		opts.Lease = NewLeaseID()
+	}
+	if _, err := opts.Prepare(names[0]); err != nil {
+		return nil, err
+	}
+	sorted := slices.Sorted(slices.Values(names))
+	deadline := time.Now().Add(opts.Wait)
+	leases := make([]Lease, 0, len(sorted))
+	for _, name := range sorted {
+		o := opts
+		o.Wait = max(time.Until(deadline), 0) // spent: one try
+		l, err := e.Acquire(ctx, name, o)
+		if err != nil {
+			undo(e, leases, opts.Lease)
+			return nil, err
+		}
+		leases = append(leases, l)
+	}
+	return leases, nil
+}
+
+// undo releases the locks a failed AcquireMany took, within its own
+// timeout: the caller's context may be what ended the acquire.
+func undo(e Engine, leases []Lease, leaseID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), manyCleanupTimeout)
+	defer cancel()
+	for _, l := range leases {
+		_, _ = e.Release(ctx, l.Name, leaseID)
+	}
+}
+
+// ExtendMany extends every lock in names held by leaseID, as Extend does
+// for one (ttl 0 keeps each lease's TTL). It goes on after a failure, and
+// returns the leases it extended with every error joined: ErrLost for a
+// lock the lease no longer holds, and so on.
+func ExtendMany(ctx context.Context, e Engine, names []string, leaseID string, ttl time.Duration) ([]Lease, error) {
+	if err := ValidateNames(names); err != nil {
+		return nil, err
+	}
+	var (
+		out  []Lease
+		errs []error
+	)
+	for _, name := range slices.Sorted(slices.Values(names)) {
+		l, err := e.Extend(ctx, name, leaseID, ttl)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, errors.Join(errs...)
+}
+
+// ReleaseMany releases every lock in names held by leaseID. It goes on
+// after a failure, and returns what it released with every error joined
+// (ErrNotHeld for a lock the lease no longer held, and so on).
+func ReleaseMany(ctx context.Context, e Engine, names []string, leaseID string) ([]Released, error) {
+	if err := ValidateNames(names); err != nil {
+		return nil, err
+	}
+	var (
+		out  []Released
+		errs []error
+	)
+	for _, name := range slices.Sorted(slices.Values(names)) {
+		r, err := e.Release(ctx, name, leaseID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}
