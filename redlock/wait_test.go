@@ -305,3 +305,67 @@ func TestWaiterEngineDies(t *testing.T) {
 		t.Fatal("waiter not granted within 10s of the release")
 	}
 }
+
+// TestAcquireManyNodeDown: AcquireMany from goroutines with overlapping
+// sets keeps exclusion, and finishes, though one of three nodes is paused
+// half-way through.
+func TestAcquireManyNodeDown(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	e, err := New(testenv.Addrs(servers), WithNodeTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	const (
+		workers = 8
+		rounds  = 20
+		pool    = 5
+	)
+	var (
+		holders [pool]atomic.Int32
+		wg      sync.WaitGroup
+		done    atomic.Int32
+	)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				names := []string{fmt.Sprint("many-", (w+r)%pool), fmt.Sprint("many-", (w+2*r+1)%pool)}
+				if names[0] == names[1] {
+					names = names[:1]
+				}
+				ls, err := lockd.AcquireMany(ctx(t), e, names, lockd.AcquireOptions{Owner: fmt.Sprint("w", w), TTL: 5 * time.Second, Wait: 15 * time.Second})
+				if err != nil {
+					t.Errorf("worker %d: AcquireMany %v: %v", w, names, err)
+					return
+				}
+				var idx []int
+				for _, n := range names {
+					var j int
+					fmt.Sscanf(n, "many-%d", &j)
+					idx = append(idx, j)
+					if h := holders[j].Add(1); h != 1 {
+						t.Errorf("%s has %d holders", n, h)
+					}
+				}
+				time.Sleep(2 * time.Millisecond)
+				for _, j := range idx {
+					holders[j].Add(-1)
+				}
+				if _, err := lockd.ReleaseMany(ctx(t), e, names, ls[0].ID); err != nil {
+					t.Errorf("worker %d: ReleaseMany: %v", w, err)
+					return
+				}
+				if done.Add(1) == workers*rounds/2 {
+					servers[2].Pause()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	servers[2].Resume()
+	if n := done.Load(); n != workers*rounds {
+		t.Errorf("%d of %d rounds done", n, workers*rounds)
+	}
+}
