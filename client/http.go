@@ -122,11 +122,7 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 	if o.ReleaseByOwner {
 		return r.getLock(ctx, name, o)
 	}
-	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair}
-	if o.TTL != 0 {
-		ms := o.TTL.Milliseconds()
-		in.TTLMs = &ms
-	}
+	in := acquireRequest(o)
 	var out wire.Lease
 	err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "acquire"), name: name, in: in, out: &out, extra: max(o.Wait, 0)})
 	var noe *lockd.NotObtainedError
@@ -143,6 +139,17 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 		return lockd.Lease{}, err
 	}
 	return out.Domain(), nil
+}
+
+// acquireRequest is the body of an acquire with options o; the TTL is
+// left out for the server's default when o has none.
+func acquireRequest(o lockd.AcquireOptions) wire.AcquireRequest {
+	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair}
+	if o.TTL != 0 {
+		ms := o.TTL.Milliseconds()
+		in.TTLMs = &ms
+	}
+	return in
 }
 
 // Extend sends POST /v1/locks/{name}/extend.

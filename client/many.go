@@ -90,11 +90,7 @@ func (c *Client) ReleaseMany(ctx context.Context, names []string, leaseID string
 }
 
 func (r *remote) acquireMany(ctx context.Context, names []string, o lockd.AcquireOptions) ([]lockd.Lease, error) {
-	in := wire.AcquireManyRequest{Names: names, Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair}
-	if o.TTL != 0 {
-		ms := o.TTL.Milliseconds()
-		in.TTLMs = &ms
-	}
+	in := wire.AcquireManyRequest{Names: names, AcquireRequest: acquireRequest(o)}
 	var out wire.Many
 	if err := r.do(ctx, call{method: http.MethodPost, path: "/v1/locks:acquire-many", in: in, out: &out, extra: max(o.Wait, 0)}); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/lockd/lockd"
@@ -87,6 +88,17 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, strict bo
 	return nil
 }
 
+// jsonField is the JSON name of a field in an UnmarshalTypeError's path,
+// without the Go names of embedded structs ("AcquireRequest.fair" is
+// "fair"): JSON names in the API are lowercase, Go type names are not.
+func jsonField(path string) string {
+	parts := strings.Split(path, ".")
+	for len(parts) > 1 && parts[0] != "" && unicode.IsUpper(rune(parts[0][0])) {
+		parts = parts[1:]
+	}
+	return strings.Join(parts, ".")
+}
+
 // jsonError turns a decoding error into an *lockd.ArgumentError.
 func jsonError(err error) error {
 	var (
@@ -100,7 +112,7 @@ func jsonError(err error) error {
 		if typ.Field == "" {
 			return &lockd.ArgumentError{Field: "body", Reason: "must be a JSON object"}
 		}
-		return &lockd.ArgumentError{Field: typ.Field, Reason: fmt.Sprintf("must be %s, not %s", describeType(typ.Type), typ.Value)}
+		return &lockd.ArgumentError{Field: jsonField(typ.Field), Reason: fmt.Sprintf("must be %s, not %s", describeType(typ.Type), typ.Value)}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &lockd.ArgumentError{Field: "body", Reason: "is truncated JSON"}
 	}

@@ -36,9 +36,23 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
+	opts, err := s.acquireOptions(w, req)
+	if err != nil {
+		return err
+	}
+	lease, err := s.engine.Acquire(r.Context(), name, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
+}
+
+// acquireOptions turns an acquire's body into options, and gives the
+// response's write deadline room for the wait.
+func (s *Server) acquireOptions(w http.ResponseWriter, req wire.AcquireRequest) (lockd.AcquireOptions, error) {
 	ms, explicit := ttlOrDefault(req.TTLMs)
 	if explicit && ms == 0 {
-		return lockd.ValidateTTL(0)
+		return lockd.AcquireOptions{}, lockd.ValidateTTL(0)
 	}
 	meta := req.Metadata
 	if string(meta) == "null" {
@@ -46,11 +60,7 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	}
 	wait := millis(req.WaitMs)
 	s.allowWait(w, wait)
-	lease, err := s.engine.Acquire(r.Context(), name, lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
+	return lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair}, nil
 }
 
 // handleExtend serves POST /v1/locks/{name}/extend. Without ttl_ms the

@@ -17,19 +17,11 @@ func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	ms, explicit := ttlOrDefault(req.TTLMs)
-	if explicit && ms == 0 {
-		return lockd.ValidateTTL(0)
+	opts, err := s.acquireOptions(w, req.AcquireRequest)
+	if err != nil {
+		return err
 	}
-	meta := req.Metadata
-	if string(meta) == "null" {
-		meta = nil
-	}
-	wait := millis(req.WaitMs)
-	s.allowWait(w, wait)
-	leases, err := lockd.AcquireMany(r.Context(), s.engine, req.Names, lockd.AcquireOptions{
-		Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair,
-	})
+	leases, err := lockd.AcquireMany(r.Context(), s.engine, req.Names, opts)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
 	case opts.Fair && w != nil && !w.Head():
 		// Behind the others from the start: no attempt on arrival.
-		if !pause(ctx, w.Turn(), deadline) {
+		if !waitq.Pause(ctx, w.Turn(), deadline) {
 			noe := &lockd.NotObtainedError{Name: name}
 			if err := ctx.Err(); err != nil {
 				return lockd.Lease{}, errors.Join(noe, err)
@@ -143,26 +143,12 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if holder.ExpiresAt.Before(until) {
 			until = holder.ExpiresAt
 		}
-		if !pause(ctx, w.Turn(), deadline) || !pause(ctx, woken, until) {
+		if !waitq.Pause(ctx, w.Turn(), deadline) || !waitq.Pause(ctx, woken, until) {
 			if err := ctx.Err(); err != nil {
 				return lockd.Lease{}, errors.Join(notObtained, err)
 			}
 		}
 	}
-}
-
-// pause waits until ch closes (reporting true), or until ctx ends or the
-// time until is reached (reporting false).
-func pause(ctx context.Context, ch <-chan struct{}, until time.Time) bool {
-	t := time.NewTimer(max(time.Until(until), 0))
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	return false
 }
 
 // tryAcquire makes one attempt. When someone else holds the lock it returns

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/waitq"
 )
 
 // Acquire grants the lock to opts.Owner under opts.Lease (a fresh lease
@@ -60,7 +61,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	var last error // the last attempt that ran to its end
 	if opts.Fair && !w.Head() {
 		// Behind the others from the start: no attempt on arrival.
-		if !e.pause(ctx, w.Turn(), deadline) {
+		if !waitq.Pause(ctx, w.Turn(), deadline) {
 			return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
 		}
 	}
@@ -88,7 +89,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		}
 		last = err
 		if !w.Head() {
-			if !e.pause(ctx, w.Turn(), deadline) {
+			if !waitq.Pause(ctx, w.Turn(), deadline) {
 				return lockd.Lease{}, e.waitEnded(ctx, err)
 			}
 			if after, released := w.AfterGrant(); after {
@@ -117,7 +118,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if deadline.Before(until) {
 			until = deadline
 		}
-		if !e.pause(ctx, woken, until) && ctx.Err() != nil {
+		if !waitq.Pause(ctx, woken, until) && ctx.Err() != nil {
 			return lockd.Lease{}, e.waitEnded(ctx, err)
 		}
 	}
@@ -127,20 +128,6 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 // lock is held, or too few nodes answered.
 func retryable(err error) bool {
 	return errors.Is(err, lockd.ErrNotObtained) || errors.Is(err, lockd.ErrQuorumUnavailable)
-}
-
-// pause waits until ch closes (reporting true), or until ctx ends or the
-// time until is reached (reporting false). A nil ch never closes.
-func (e *Engine) pause(ctx context.Context, ch <-chan struct{}, until time.Time) bool {
-	t := time.NewTimer(max(time.Until(until), 0))
-	defer t.Stop()
-	select {
-	case <-ch:
-		return true
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	return false
 }
 
 // waitEnded is the error of a wait that ran out, with the last attempt's

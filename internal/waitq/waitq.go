@@ -6,7 +6,11 @@
 // again at once.
 package waitq
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Lines is the lines of one engine, by lock name. The zero value is ready
 // to use, and it is safe for concurrent use. An empty line is forgotten, so
@@ -129,4 +133,18 @@ func (l *Lines) Len(name string) int {
 		return len(ln.waiters)
 	}
 	return 0
+}
+
+// Pause waits until ch closes (reporting true), or until ctx ends or the
+// time until is reached (reporting false). A nil ch never closes.
+func Pause(ctx context.Context, ch <-chan struct{}, until time.Time) bool {
+	t := time.NewTimer(max(time.Until(until), 0))
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }

@@ -214,13 +214,8 @@ func (ev Event) Domain() lockd.Event {
 // AcquireManyRequest is the body of POST /v1/locks:acquire-many: the fields
 // of an acquire, for every lock in Names at once.
 type AcquireManyRequest struct {
-	Names    []string        `json:"names"`
-	Owner    string          `json:"owner"`
-	Lease    string          `json:"lease,omitempty"`
-	TTLMs    *int64          `json:"ttl_ms,omitempty"`
-	WaitMs   int64           `json:"wait_ms,omitempty"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
-	Fair     bool            `json:"fair,omitempty"`
+	Names []string `json:"names"`
+	AcquireRequest
 }
 
 // ManyRequest is the body of POST /v1/locks:extend-many and
