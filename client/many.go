@@ -99,7 +99,7 @@ func (r *remote) acquireMany(ctx context.Context, names []string, o lockd.Acquir
 }
 
 func (r *remote) extendMany(ctx context.Context, names []string, leaseID string, ttl time.Duration) ([]lockd.Lease, error) {
-	in := wire.ManyRequest{Names: names, Lease: leaseID}
+	in := wire.ExtendManyRequest{ReleaseManyRequest: wire.ReleaseManyRequest{Names: names, Lease: leaseID}}
 	if ttl != 0 {
 		ms := ttl.Milliseconds()
 		in.TTLMs = &ms
@@ -113,7 +113,7 @@ func (r *remote) extendMany(ctx context.Context, names []string, leaseID string,
 
 func (r *remote) releaseMany(ctx context.Context, names []string, leaseID string) error {
 	var out wire.ManyReleased
-	if err := r.do(ctx, call{method: http.MethodPost, path: "/v1/locks:release-many", in: wire.ManyRequest{Names: names, Lease: leaseID}, out: &out}); err != nil {
+	if err := r.do(ctx, call{method: http.MethodPost, path: "/v1/locks:release-many", in: wire.ReleaseManyRequest{Names: names, Lease: leaseID}, out: &out}); err != nil {
 		return err
 	}
 	for _, l := range out.Locks {

@@ -28,11 +28,12 @@ func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error
 	return writeJSON(w, http.StatusOK, many(leases))
 }
 
-// handleExtendMany serves POST /v1/locks:extend-many. It answers the
-// first failure (lock_lost when the lease no longer holds one of them);
-// the others are extended all the same.
+// handleExtendMany serves POST /v1/locks:extend-many. Every lock is tried;
+// when some fail, the answer is the error whose code ranks first in
+// lockd.ErrorCode's table (quorum_unavailable before lock_lost), and
+// repeating the request is safe.
 func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error {
-	var req wire.ManyRequest
+	var req wire.ExtendManyRequest
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
@@ -52,9 +53,11 @@ func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error 
 
 // handleReleaseMany serves POST /v1/locks:release-many: each lock's
 // outcome, released or not held, as POST /v1/locks/{name}/release answers
-// it. Any other failure is the answer.
+// it. Any other failure (quorum_unavailable) ends it and is the answer;
+// repeating the request is safe, since the locks already released answer
+// not held.
 func (s *Server) handleReleaseMany(w http.ResponseWriter, r *http.Request) error {
-	var req wire.ManyRequest
+	var req wire.ReleaseManyRequest
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}

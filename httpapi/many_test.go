@@ -54,6 +54,9 @@ func TestAcquireMany(t *testing.T) {
 			wantError(t, send(t, srv, "POST", "/v1/locks:acquire-many", tc.body), http.StatusBadRequest, lockd.CodeInvalidArgument, tc.field)
 		})
 	}
+	t.Run("ErrInvalidArgument:ReleaseManyTTL", func(t *testing.T) {
+		wantError(t, send(t, srv, "POST", "/v1/locks:release-many", `{"names":["a"],"lease":"x","ttl_ms":5}`), http.StatusBadRequest, lockd.CodeInvalidArgument, "ttl_ms")
+	})
 	t.Run("ErrInvalidArgument:ReleaseManyNoNames", func(t *testing.T) {
 		wantError(t, send(t, srv, "POST", "/v1/locks:release-many", `{"names":[],"lease":"x"}`), http.StatusBadRequest, lockd.CodeInvalidArgument, "names")
 	})

@@ -218,12 +218,16 @@ type AcquireManyRequest struct {
 	AcquireRequest
 }
 
-// ManyRequest is the body of POST /v1/locks:extend-many and
-// /v1/locks:release-many.
-type ManyRequest struct {
+// ReleaseManyRequest is the body of POST /v1/locks:release-many.
+type ReleaseManyRequest struct {
 	Names []string `json:"names"`
 	Lease string   `json:"lease"`
-	// TTLMs is nil to keep each lease's current TTL (extend only).
+}
+
+// ExtendManyRequest is the body of POST /v1/locks:extend-many.
+type ExtendManyRequest struct {
+	ReleaseManyRequest
+	// TTLMs is nil to keep each lease's current TTL.
 	TTLMs *int64 `json:"ttl_ms,omitempty"`
 }
 
