@@ -198,13 +198,16 @@ func TestFencesSurviveNodeRestarts(t *testing.T) {
 		// Right after a restart the release may find the restarted node's
 		// connection broken and, on the in-process fallback server, the
 		// previous round's node still reconnecting: a quorum_unavailable
-		// that a client retries, as here.
+		// that a client retries, as here. A retry may then find the lease
+		// gone: the failed attempt's deletes still land in the background.
+		attempts := 0
 		eventually(t, fmt.Sprintf("round %d: Release", round), func() bool {
 			_, err = e.Release(ctx(t), name, l.ID)
+			attempts++
 			return !errors.Is(err, lockd.ErrQuorumUnavailable)
 		})
-		if err != nil {
-			t.Fatalf("round %d: Release: %v", round, err)
+		if err != nil && (attempts == 1 || !errors.Is(err, lockd.ErrNotHeld)) {
+			t.Fatalf("round %d: Release (attempt %d): %v", round, attempts, err)
 		}
 	}
 }
