@@ -63,6 +63,18 @@ func (s *Server) acquireOptions(w http.ResponseWriter, req wire.AcquireRequest) 
 	return lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair}, nil
 }
 
+// extendTTL reads an extend's optional ttl_ms: 0 (keep the lease's TTL)
+// when omitted; an explicit 0 is out of range.
+func extendTTL(ms *int64) (time.Duration, error) {
+	if ms == nil {
+		return 0, nil
+	}
+	if *ms == 0 {
+		return 0, lockd.ValidateTTL(0)
+	}
+	return millis(*ms), nil
+}
+
 // handleExtend serves POST /v1/locks/{name}/extend. Without ttl_ms the
 // lease keeps its current TTL; an explicit 0 is out of range.
 func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
@@ -74,12 +86,9 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	var ttl time.Duration
-	if req.TTLMs != nil {
-		if *req.TTLMs == 0 {
-			return lockd.ValidateTTL(0)
-		}
-		ttl = millis(*req.TTLMs)
+	ttl, err := extendTTL(req.TTLMs)
+	if err != nil {
+		return err
 	}
 	lease, err := s.engine.Extend(r.Context(), name, req.Lease, ttl)
 	if err != nil {

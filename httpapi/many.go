@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/wire"
@@ -37,12 +36,9 @@ func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error 
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	var ttl time.Duration
-	if req.TTLMs != nil {
-		if *req.TTLMs == 0 {
-			return lockd.ValidateTTL(0)
-		}
-		ttl = millis(*req.TTLMs)
+	ttl, err := extendTTL(req.TTLMs)
+	if err != nil {
+		return err
 	}
 	leases, err := lockd.ExtendMany(r.Context(), s.engine, req.Names, req.Lease, ttl)
 	if err != nil {
