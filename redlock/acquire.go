@@ -84,7 +84,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 			}
 			return lockd.Lease{}, errors.Join(err, ctx.Err())
 		}
-		if !retryable(err) || !time.Now().Before(deadline) {
+		if !retryable(err) || !time.Now().Before(deadline) || e.isClosed() {
 			return lockd.Lease{}, err
 		}
 		last = err

@@ -164,6 +164,7 @@ func (e *Engine) Close() error {
 	e.closed = true
 	stop := e.stopListen
 	e.mu.Unlock()
+	e.lines.WakeAll() // waiting acquires retry at once, and give up
 	if stop != nil {
 		stop()
 	}
@@ -173,6 +174,14 @@ func (e *Engine) Close() error {
 		n.close()
 	}
 	return nil
+}
+
+// isClosed reports whether Close was called: a waiting acquire then gives
+// up instead of retrying nodes that fail at once until its wait ends.
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
 }
 
 // settle waits for the calls still running in the background; tests use it

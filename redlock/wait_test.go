@@ -369,3 +369,40 @@ func TestAcquireManyNodeDown(t *testing.T) {
 		t.Errorf("%d of %d rounds done", n, workers*rounds)
 	}
 }
+
+// TestCloseEndsWaits: closing the engine ends the acquires that wait in
+// it promptly, not at the end of their waits.
+func TestCloseEndsWaits(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	e, err := New(testenv.Addrs(servers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Acquire(ctx(t), "closing", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 3
+	errs := make(chan error, waiters)
+	for i := range waiters {
+		go func() {
+			_, err := e.Acquire(ctx(t), "closing", lockd.AcquireOptions{Owner: fmt.Sprint("w", i), TTL: time.Second, Wait: time.Minute})
+			errs <- err
+		}()
+	}
+	eventually(t, "the waiters in line", func() bool { return e.lines.Len("closing") == waiters })
+	start := time.Now()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range waiters {
+		select {
+		case err := <-errs:
+			if err == nil {
+				t.Error("a waiter was granted by a closed engine")
+			}
+		case <-time.After(time.Second):
+			t.Fatal("a waiter still waits 1s after Close")
+		}
+	}
+	t.Logf("waiters ended %v after Close", time.Since(start).Round(time.Millisecond))
+}

@@ -125,6 +125,17 @@ func (l *Lines) Released(name string) {
 	}
 }
 
+// WakeAll wakes the head of every line, as when an engine closes: each
+// tries again at once and finds why it should stop.
+func (l *Lines) WakeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ln := range l.lines {
+		close(ln.wake)
+		ln.wake = make(chan struct{})
+	}
+}
+
 // Len returns how many acquires wait for name.
 func (l *Lines) Len(name string) int {
 	l.mu.Lock()

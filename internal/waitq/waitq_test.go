@@ -43,4 +43,13 @@ func TestLines(t *testing.T) {
 	}
 	l.Released("nobody") // no line: nothing to do
 	l.Leave("nobody", a, false)
+	d := l.Join("y")
+	woken = l.Woken("y")
+	l.WakeAll()
+	select {
+	case <-woken:
+	default:
+		t.Error("WakeAll left a line's wake channel open")
+	}
+	l.Leave("y", d, false)
 }
