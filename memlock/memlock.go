@@ -392,11 +392,12 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true
-	// Each drop wakes the head of the lock's line, whose attempt fails
-	// and hands the turn on, down the line.
 	for name := range e.locks {
-		e.drop(name)
+		delete(e.locks, name)
 	}
+	// Each line's head tries again, fails, and hands the turn on, down
+	// the line.
+	e.lines.WakeAll()
 	return nil
 }
 
