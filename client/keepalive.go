@@ -12,16 +12,24 @@ const minAttempt = 50 * time.Millisecond
 // keepAlive renews the lease about every third of its TTL until ctx ends
 // (Release or finish cancel it; so does the end of parent, the context
 // given to Acquire). A renewal that fails for any reason but a refusal is
-// retried, with jittered backoff (at most a third of the time left), until the lease's local deadline, when
-// expire ends the lease; each attempt gets half of the time left, so a hung
-// request leaves room for another.
+// retried, with jittered backoff (at most a third of the time left), until
+// the lease's local deadline, when expire ends the lease; each attempt gets
+// half of the time left, so a hung request leaves room for another. An
+// Extend that moves the deadline (a shorter TTL) wakes it to plan again.
 func (l *Lease) keepAlive(ctx, parent context.Context) {
 	defer close(l.loopDone)
 	for {
 		l.mu.Lock()
 		renewAt := l.sentAt.Add(l.ttl / 3)
 		l.mu.Unlock()
-		if !sleep(ctx, time.Until(renewAt)) {
+		t := time.NewTimer(time.Until(renewAt))
+		select {
+		case <-t.C:
+		case <-l.moved:
+			t.Stop()
+			continue
+		case <-ctx.Done():
+			t.Stop()
 			l.stopped(parent)
 			return
 		}
@@ -45,8 +53,10 @@ func (l *Lease) renew(ctx context.Context) bool {
 			return false
 		}
 		actx, cancel := context.WithTimeout(ctx, max(left/2, min(left, minAttempt)))
+		l.renewMu.Lock()
 		sent := time.Now()
 		nl, err := l.c.eng.Extend(actx, l.name, l.id, 0)
+		l.renewMu.Unlock()
 		cancel()
 		switch {
 		case err == nil:

@@ -191,6 +191,52 @@ func TestKeepAlive(t *testing.T) {
 			closedWithin(t, l, time.Second)
 		})
 	})
+	t.Run("ExtendShortens", func(t *testing.T) {
+		both(t, func(t *testing.T, c *client.Client, eng *flaky) {
+			ctx := ctxFor(t)
+			l, err := c.Acquire(ctx, "ka", client.TTL(5*time.Second), client.KeepAlive())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Extend(ctx, ttl); err != nil {
+				t.Fatal(err)
+			}
+			// The handle now counts the short TTL: keep-alive renews about
+			// every ttl/3, not in a loop, and the lease holds.
+			before := eng.extendCalls()
+			time.Sleep(2 * ttl)
+			if n := eng.extendCalls() - before; n > 12 {
+				t.Errorf("%d renewals in two TTLs of %v, want about 6", n, ttl)
+			}
+			stillOpen(t, l)
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+		both(t, func(t *testing.T, c *client.Client, eng *flaky) {
+			ctx := ctxFor(t)
+			l, err := c.Acquire(ctx, "ka", client.TTL(5*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := l.Extend(ctx, ttl); err != nil {
+				t.Fatal(err)
+			}
+			// Without keep-alive, Done closes at the new, earlier deadline:
+			// the server lets the lease go then too.
+			closedWithin(t, l, 2*ttl)
+			if el := time.Since(start); el > ttl+50*time.Millisecond {
+				t.Errorf("Done closed %v after shortening the TTL to %v", el, ttl)
+			}
+			if _, err := c.Acquire(ctx, "ka", client.Owner("next"), client.Wait(time.Second)); err != nil {
+				t.Errorf("Acquire after the shortened lease: %v", err)
+			}
+			if err := l.Extend(ctx, 0); err == nil {
+				t.Error("Extend after Done closed = nil, want the reason Done closed")
+			}
+		})
+	})
 	t.Run("ErrInvalidArgument", func(t *testing.T) {
 		c, _ := serve(t)
 		var ae *lockd.ArgumentError

@@ -30,6 +30,8 @@ type Lease struct {
 	metadata json.RawMessage
 
 	done     chan struct{}
+	renewMu  sync.Mutex         // one renewal at a time, so the last answer is the server's latest
+	moved    chan struct{}      // a renewal moved the deadline: keep-alive plans again
 	stopLoop context.CancelFunc // ends keep-alive; nil without it
 	loopDone chan struct{}      // closed when keep-alive has returned; nil without it
 
@@ -61,8 +63,8 @@ func localDeadline(sent time.Time, ttl time.Duration) time.Time {
 func (c *Client) newLease(ctx context.Context, l lockd.Lease, sent time.Time, cfg acquireConfig) *Lease {
 	ls := &Lease{
 		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata,
-		done: make(chan struct{}),
-		ttl:  l.TTL, expiresAt: l.ExpiresAt, sentAt: sent, deadline: localDeadline(sent, l.TTL),
+		done: make(chan struct{}), moved: make(chan struct{}, 1),
+		ttl: l.TTL, expiresAt: l.ExpiresAt, sentAt: sent, deadline: localDeadline(sent, l.TTL),
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
@@ -142,14 +144,25 @@ func (l *Lease) Err() error {
 // lockd.ErrQuorumUnavailable when the engine could not tell (the lease
 // may hold until its deadline), *lockd.ArgumentError for a bad ttl, an
 // error wrapping lockd.ErrInternal for a server failure, and a wrapped
-// transport error when the server could not be reached. On error the
-// handle's expiry is unchanged. An Extend never reopens a closed Done.
+// transport error when the server could not be reached. A shorter ttl
+// brings the handle's deadline (and Done) forward; a failed Extend to a
+// shorter ttl does too, since the server may have applied it. An Extend
+// never reopens a closed Done: after Done has closed it returns Err's
+// cause.
 func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
-	sent := time.Now()
-	var nl lockd.Lease
+	l.renewMu.Lock()
+	defer l.renewMu.Unlock()
+	var (
+		nl   lockd.Lease
+		sent time.Time
+	)
 	err := l.c.retry(ctx, 0, func(int) error {
+		sent = time.Now()
 		var err error
 		nl, err = l.c.eng.Extend(ctx, l.name, l.id, ttl)
+		if transient(err) {
+			l.unsure(sent, ttl)
+		}
 		return err
 	})
 	if err != nil {
@@ -158,7 +171,9 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 		}
 		return err
 	}
-	l.renewed(sent, nl)
+	if !l.renewed(sent, nl) {
+		return l.Err() // Done had closed: the handle no longer vouches for the lease
+	}
 	return nil
 }
 
@@ -236,12 +251,38 @@ func (l *Lease) renewed(sent time.Time, nl lockd.Lease) bool {
 	if l.err != nil {
 		return false
 	}
+	// Renewals of one lease are sent one at a time (renewMu), so this is
+	// the server's latest word: the deadline moves to it, earlier too (an
+	// Extend may shorten the TTL).
 	l.ttl, l.expiresAt, l.lastErr = nl.TTL, nl.ExpiresAt, nil
-	if d := localDeadline(sent, nl.TTL); d.After(l.deadline) {
-		l.sentAt, l.deadline = sent, d
-		l.expiry.Reset(time.Until(d))
-	}
+	l.sentAt, l.deadline = sent, localDeadline(sent, nl.TTL)
+	l.expiry.Reset(time.Until(l.deadline))
+	l.nudge()
 	return true
+}
+
+// nudge tells keep-alive, if it runs, that the deadline moved.
+func (l *Lease) nudge() {
+	select {
+	case l.moved <- struct{}{}:
+	default:
+	}
+}
+
+// unsure records a renewal that failed without an answer: the server may
+// still have applied it, so a shorter ttl than the lease had may now be in
+// force.
+func (l *Lease) unsure(sent time.Time, ttl time.Duration) {
+	if ttl <= 0 {
+		return // keeps the TTL: it cannot end the lease earlier
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if d := localDeadline(sent, ttl); l.err == nil && d.Before(l.deadline) {
+		l.deadline = d
+		l.expiry.Reset(time.Until(d))
+		l.nudge()
+	}
 }
 
 // expire ends the lease when its local deadline has passed without a

@@ -136,8 +136,11 @@ func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption
 	)
 	err := c.retry(ctx, wait, func(n int) error {
 		if n > 0 {
-			// A retry waits only what is left of the caller's wait.
+			// A retry waits only what is left of the caller's wait, and is
+			// no new arrival: with Fair, it would queue behind waiters
+			// who wait for its own earlier grant.
 			o.Wait = max(wait-time.Since(start), 0)
+			o.Fair = false
 		}
 		sent = time.Now()
 		var err error

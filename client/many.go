@@ -39,6 +39,7 @@ func (c *Client) AcquireMany(ctx context.Context, names []string, opts ...Acquir
 	err := c.retry(ctx, wait, func(n int) error {
 		if n > 0 {
 			o.Wait = max(wait-time.Since(start), 0)
+			o.Fair = false // a retry is no new arrival (see Acquire)
 		}
 		var err error
 		if c.remote != nil {
