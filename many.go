@@ -39,7 +39,11 @@ func ValidateNames(names []string) error {
 // or a fresh one when empty, used for them all). It takes them one by one
 // in sorted order, so callers whose sets overlap cannot deadlock: each
 // waits only for locks that sort after every lock it holds. opts.Wait
-// bounds the whole call. It returns the leases in sorted name order.
+// bounds the whole call, and no lock is waited for past the validity of
+// those already taken (then the call fails like a wait that ran out);
+// after a long wait the first locks are renewed, so that every lease
+// returned starts about when the call ends. It returns the leases in
+// sorted name order.
 //
 // When one lock cannot be taken, AcquireMany releases those it took and
 // returns that lock's error (*NotObtainedError for a held lock, joined with
@@ -54,32 +58,63 @@ func AcquireMany(ctx context.Context, e Engine, names []string, opts AcquireOpti
 	if opts.Lease == "" {
 		opts.Lease = NewLeaseID()
 	}
-	if _, err := opts.Prepare(names[0]); err != nil {
+	prepared, err := opts.Prepare(names[0])
+	if err != nil {
 		return nil, err
 	}
+	ttl := prepared.TTL
 	sorted := slices.Sorted(slices.Values(names))
-	deadline := time.Now().Add(opts.Wait)
-	leases := make([]Lease, 0, len(sorted))
+	start := time.Now()
+	deadline := start.Add(opts.Wait)
+	var (
+		leases     = make([]Lease, 0, len(sorted))
+		validUntil time.Time // when the first of the locks taken may run out
+	)
 	for _, name := range sorted {
+		// Never wait past what the locks already taken are good for.
+		until := deadline
+		if !validUntil.IsZero() && validUntil.Before(until) {
+			until = validUntil
+		}
 		o := opts
-		o.Wait = max(time.Until(deadline), 0) // spent: one try
+		o.Wait = max(time.Until(until), 0) // spent: one try
+		sent := time.Now()
 		l, err := e.Acquire(ctx, name, o)
 		if err != nil {
-			undo(e, leases, opts.Lease)
+			undo(e, sorted, opts.Lease)
 			return nil, err
 		}
+		end := sent.Add(l.Waited + ttl - ttl/100)
+		if validUntil.IsZero() || end.Before(validUntil) {
+			validUntil = end
+		}
 		leases = append(leases, l)
+	}
+	// After a long wait for the later locks, the first ones have little
+	// time left: renew them, so every lease starts about now, all or none.
+	if len(leases) > 1 && time.Since(start) > ttl/3 {
+		for i := range leases[:len(leases)-1] {
+			l, err := e.Extend(ctx, leases[i].Name, opts.Lease, 0)
+			if err != nil {
+				undo(e, sorted, opts.Lease)
+				return nil, errors.Join(&NotObtainedError{Name: leases[i].Name}, err)
+			}
+			leases[i] = l
+		}
 	}
 	return leases, nil
 }
 
-// undo releases the locks a failed AcquireMany took, within its own
-// timeout: the caller's context may be what ended the acquire.
-func undo(e Engine, leases []Lease, leaseID string) {
+// undo releases every lock in names that the lease holds, after a failed
+// AcquireMany, within its own timeout: the caller's context may be what
+// ended the acquire. It releases them all, not only those this call took:
+// an earlier attempt with the same lease, whose answer was lost, may hold
+// others. A lease that holds nothing releases nothing.
+func undo(e Engine, names []string, leaseID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), manyCleanupTimeout)
 	defer cancel()
-	for _, l := range leases {
-		_, _ = e.Release(ctx, l.Name, leaseID)
+	for _, name := range names {
+		_, _ = e.Release(ctx, name, leaseID)
 	}
 }
 

@@ -69,6 +69,24 @@ func (s *suite) acquireMany(t *testing.T) {
 			}
 		}
 	})
+	t.Run("WaitPastValidity", func(t *testing.T) {
+		// b is held longer than a's TTL: waiting for b would leave a
+		// expired (and free for anyone) by the time both were "taken".
+		a, b := base+"-va", base+"-vb"
+		hb := s.mustAcquire(t, b, lockd.AcquireOptions{Owner: "other", TTL: 30 * time.Second})
+		time.AfterFunc(600*time.Millisecond, func() { _, _ = s.e.Release(ctxFor(t), b, hb.ID) })
+		start := time.Now()
+		ls, err := lockd.AcquireMany(ctxFor(t), s.e, []string{a, b}, lockd.AcquireOptions{Owner: "many", TTL: 200 * time.Millisecond, Wait: 2 * time.Second})
+		if err == nil {
+			t.Fatalf("AcquireMany = %+v after %v, want it to give up before a's lease of 200ms runs out", ls, time.Since(start))
+		}
+		if !errors.Is(err, lockd.ErrNotObtained) {
+			t.Errorf("AcquireMany: %v, want ErrNotObtained", err)
+		}
+		if info, err := s.e.Inspect(ctxFor(t), a); err != nil || info.Held {
+			t.Errorf("%s after the failed AcquireMany: %+v, %v; want free", a, info, err)
+		}
+	})
 	t.Run("ErrInvalidArgument", func(t *testing.T) {
 		many := make([]string, lockd.MaxManyNames+1)
 		for i := range many {
