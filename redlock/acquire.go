@@ -66,6 +66,9 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		if attempt > 0 && e.isClosed() {
+			return lockd.Lease{}, e.waitEnded(ctx, last)
+		}
 		// Taken before the attempt, so that a release heard between the
 		// attempt and the pause below is not missed.
 		woken := e.lines.Woken(name)

@@ -402,9 +402,31 @@ func (n *redisNode) listen(ctx context.Context, channel string, fn func(msg stri
 	if closed {
 		return errNodeClosed
 	}
-	c, err := rueidis.NewClient(n.opt)
-	if err != nil {
-		return err
+	// NewClient dials and says hello within its own timeouts, without a
+	// context: do not hold Close up for them.
+	type dialed struct {
+		c   rueidis.Client
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := rueidis.NewClient(n.opt)
+		ch <- dialed{c, err}
+	}()
+	var c rueidis.Client
+	select {
+	case d := <-ch:
+		if d.err != nil {
+			return d.err
+		}
+		c = d.c
+	case <-ctx.Done():
+		go func() {
+			if d := <-ch; d.c != nil {
+				d.c.Close()
+			}
+		}()
+		return ctx.Err()
 	}
 	defer c.Close()
 	return c.Receive(ctx, c.B().Subscribe().Channel(channel).Build(), func(m rueidis.PubSubMessage) { fn(m.Message) })

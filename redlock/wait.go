@@ -25,15 +25,17 @@ func (e *Engine) listen() {
 	e.listenOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		e.mu.Lock()
-		e.stopListen = cancel
-		closed := e.closed
-		e.mu.Unlock()
-		if closed {
+		if e.closed {
+			e.mu.Unlock()
 			cancel()
 			return
 		}
+		// Counted under the lock, so that Close, which takes it first,
+		// either sees no listeners or waits for them all.
+		e.stopListen = cancel
+		e.listeners.Add(len(e.nodes))
+		e.mu.Unlock()
 		for _, n := range e.nodes {
-			e.listeners.Add(1)
 			go func() {
 				defer e.listeners.Done()
 				for ctx.Err() == nil {
