@@ -178,7 +178,7 @@ func TestSameServerTwice(t *testing.T) {
 }
 
 // TestOOMIsNodeError fills every node (maxmemory 1 byte, noeviction): an
-// acquire fails naming each node's out-of-memory error, /readyz is not
+// acquire fails naming the nodes' out-of-memory errors, /readyz is not
 // ready although every node answers ping, and both recover when memory
 // does.
 func TestOOMIsNodeError(t *testing.T) {
@@ -197,9 +197,13 @@ func TestOOMIsNodeError(t *testing.T) {
 	if !errors.Is(err, lockd.ErrQuorumUnavailable) {
 		t.Fatalf("got %v, want ErrQuorumUnavailable", err)
 	}
+	// The round is decided once two nodes failed: on a loaded machine the
+	// third may still be on its way ("no answer yet"), which is a failure
+	// too. Every node that answered must have answered OOM.
 	msg := err.Error()
-	if strings.Count(msg, "OOM") != 3 || !strings.Contains(msg, "0 of 3 nodes agreed") || !strings.Contains(msg, "3 failed") {
-		t.Errorf("got %q, want every node's OOM counted as a failure", msg)
+	ooms, pending := strings.Count(msg, "OOM"), strings.Count(msg, errPending.Error())
+	if ooms < 2 || ooms+pending != 3 || !strings.Contains(msg, "0 of 3 nodes agreed") || !strings.Contains(msg, "3 failed") {
+		t.Errorf("got %q, want every node that answered to fail with OOM", msg)
 	}
 	h := e.Health(ctx(t))
 	if h.Ready {
