@@ -406,3 +406,35 @@ func TestCloseEndsWaits(t *testing.T) {
 	}
 	t.Logf("waiters ended %v after Close", time.Since(start).Round(time.Millisecond))
 }
+
+// TestWaitOnFullNodes: a waiter refused by full nodes (maxmemory reached,
+// noeviction) still learns who holds the lock: the mark that asks for the
+// release to be announced is a hint, and a refused write must not turn
+// the refusal into a node failure.
+func TestWaitOnFullNodes(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	if !testenv.Real() {
+		t.Skip("miniredis has no maxmemory; install redis-server to run this test")
+	}
+	e, err := New(testenv.Addrs(servers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	if _, err := e.Acquire(ctx(t), "full", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range servers {
+		configSet(t, s.Addr(), "maxmemory", "1")
+	}
+	defer func() {
+		for _, s := range servers {
+			configSet(t, s.Addr(), "maxmemory", "0")
+		}
+	}()
+	_, err = e.Acquire(ctx(t), "full", lockd.AcquireOptions{Owner: "b", Wait: 300 * time.Millisecond})
+	var noe *lockd.NotObtainedError
+	if !errors.As(err, &noe) || noe.Holder == nil || noe.Holder.Owner != "a" {
+		t.Errorf("waiting acquire on full nodes: %v, want NotObtainedError held by a", err)
+	}
+}

@@ -29,7 +29,9 @@ if cur[1] then
     return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta}
   end
   if ARGV[8] == '1' then
-    redis.call('HSET', KEYS[1], 'w', '1')
+    -- Only a hint: on a full node (noeviction) the write is refused, and
+    -- the refusal must still say who holds the lock.
+    redis.pcall('HSET', KEYS[1], 'w', '1')
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
