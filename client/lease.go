@@ -174,6 +174,7 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 	if !l.renewed(sent, nl) {
 		return l.Err() // Done had closed: the handle no longer vouches for the lease
 	}
+	l.nudge() // keep-alive plans from the new TTL
 	return nil
 }
 
@@ -257,11 +258,11 @@ func (l *Lease) renewed(sent time.Time, nl lockd.Lease) bool {
 	l.ttl, l.expiresAt, l.lastErr = nl.TTL, nl.ExpiresAt, nil
 	l.sentAt, l.deadline = sent, localDeadline(sent, nl.TTL)
 	l.expiry.Reset(time.Until(l.deadline))
-	l.nudge()
 	return true
 }
 
-// nudge tells keep-alive, if it runs, that the deadline moved.
+// nudge tells keep-alive, if it runs, that an Extend moved the deadline;
+// its own renewals need no telling.
 func (l *Lease) nudge() {
 	select {
 	case l.moved <- struct{}{}:

@@ -48,7 +48,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		if opts.Fair && e.lines.Len(name) > 0 {
 			return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
 		}
-		return e.tryAcquire(ctx, name, opts)
+		return e.tryAcquire(ctx, name, opts, false)
 	}
 	// Wait in line: after one attempt on arrival, only the head of the
 	// lock's queue calls the nodes.
@@ -73,7 +73,7 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		// attempt and the pause below is not missed.
 		woken := e.lines.Woken(name)
 		at := time.Now()
-		lease, err := e.tryAcquire(ctx, name, opts)
+		lease, err := e.tryAcquire(ctx, name, opts, e.lines.Len(name) > 1)
 		if err == nil {
 			lease.Waited = at.Sub(start)
 			granted = true
@@ -202,15 +202,17 @@ func newAttempt() string {
 }
 
 // tryAcquire makes one attempt: the acquire round, then, when the granting
-// nodes do not already store one fence, a commit round.
-func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
+// nodes do not already store one fence, a commit round. othersWait marks
+// the grant so that its release is announced to the line behind it; an
+// acquire that does not wait passes false and never touches the lines.
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, othersWait bool) (lockd.Lease, error) {
 	start := time.Now()
 	keys := []string{e.lockKey(name), e.fenceKey()}
 	timeout := e.callTimeout(opts.TTL)
 	id, att := opts.Lease, newAttempt()
 	replies, late := e.round(ctx, timeout, nil, acquireScript, keys, []string{
 		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
-		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(e.lines.Len(name) > 1),
+		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(othersWait),
 	}, e.acquireDecided)
 
 	parsed := make([]acquireReply, len(replies))

@@ -14,13 +14,18 @@ import (
 // Each node has one subscription to the released channel, shared by every
 // lock; it starts with the first wait and ends with the engine.
 
+// relistenEvery is the pause before subscribing again after a
+// subscription failed: a node that is down is not dialled ten times a
+// second, and a message lost meanwhile costs a waiter one poll.
+const relistenEvery = time.Second
+
 // releasedChannel is where nodes announce the release of a lock that
 // someone waits for; the message is the lock's name.
 func (e *Engine) releasedChannel() string { return e.cfg.prefix + "released" }
 
 // listen starts, once, one subscription per node to the released channel.
-// Each runs until the engine closes, subscribing again (after a pause of
-// one probe interval) whenever its connection fails.
+// Each runs until the engine closes, subscribing again (after
+// relistenEvery) whenever its connection fails.
 func (e *Engine) listen() {
 	e.listenOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -40,7 +45,7 @@ func (e *Engine) listen() {
 				defer e.listeners.Done()
 				for ctx.Err() == nil {
 					_ = n.listen(ctx, e.releasedChannel(), e.lines.Released)
-					t := time.NewTimer(e.cfg.probeInterval)
+					t := time.NewTimer(relistenEvery)
 					select {
 					case <-t.C:
 					case <-ctx.Done():
