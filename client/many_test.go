@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/lockd/lockd"
@@ -34,9 +35,37 @@ func TestAcquireMany(t *testing.T) {
 		if _, err := c.ExtendMany(ctx, names, ls[0].ID, 0); !errors.Is(err, lockd.ErrLost) {
 			t.Errorf("ExtendMany after release: %v, want ErrLost", err)
 		}
-		var ae *lockd.ArgumentError
-		if _, err := c.AcquireMany(ctx, []string{"x", "x"}); !errors.As(err, &ae) || ae.Field != "names" {
-			t.Errorf("AcquireMany with a name twice: %v, want ArgumentError on names", err)
+	})
+}
+
+func TestAcquireManyBadInput(t *testing.T) {
+	tooMany := make([]string, lockd.MaxManyNames+1)
+	for i := range tooMany {
+		tooMany[i] = fmt.Sprint("x", i)
+	}
+	both(t, func(t *testing.T, c *client.Client, eng *flaky) {
+		for _, tc := range []struct {
+			name  string
+			names []string
+			field string
+		}{
+			{"NoNames", nil, "names"},
+			{"Duplicate", []string{"x", "x"}, "names"},
+			{"TooMany", tooMany, "names"},
+			{"BadName", []string{"a b"}, "names"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var ae *lockd.ArgumentError
+				if _, err := c.AcquireMany(ctxFor(t), tc.names, client.Owner("o")); !errors.As(err, &ae) || ae.Field != tc.field {
+					t.Errorf("AcquireMany: %v, want ArgumentError on %s", err, tc.field)
+				}
+				if _, err := c.ExtendMany(ctxFor(t), tc.names, lockd.NewLeaseID(), 0); !errors.As(err, &ae) || ae.Field != tc.field {
+					t.Errorf("ExtendMany: %v, want ArgumentError on %s", err, tc.field)
+				}
+				if err := c.ReleaseMany(ctxFor(t), tc.names, lockd.NewLeaseID()); !errors.As(err, &ae) || ae.Field != tc.field {
+					t.Errorf("ReleaseMany: %v, want ArgumentError on %s", err, tc.field)
+				}
+			})
 		}
 	})
 }
