@@ -2,7 +2,11 @@ package redlock
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/waitq"
 )
 
 // Waiting. The acquires that wait for one lock inside one engine form a
@@ -55,4 +59,96 @@ func (e *Engine) listen() {
 			}()
 		}
 	})
+}
+
+// wait runs try, one attempt, until it grants: at once when opts.Wait is
+// 0; otherwise in the line under line (a lock's name, or
+// lockd.SemaphoreLine) for up to opts.Wait, with Fair behind the acquires
+// already waiting there. try learns whether others wait behind it, so its
+// grant marks the lock for its release to be announced. It returns what
+// the last attempt returned: *lockd.NotObtainedError naming name or
+// ErrQuorumUnavailable when the wait ran out (joined with ctx.Err() when
+// the context ended it), and try's other errors at once.
+func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.AcquireOptions, try func(othersWait bool) (lockd.Lease, error)) (lockd.Lease, error) {
+	if opts.Wait <= 0 {
+		if opts.Fair && e.lines.Len(line) > 0 {
+			return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
+		}
+		return try(false)
+	}
+	// Wait in line: after one attempt on arrival, only the head of the
+	// lock's queue calls the nodes.
+	start := time.Now()
+	deadline := start.Add(opts.Wait)
+	e.listen()
+	w := e.lines.Join(line)
+	granted := false
+	defer func() { e.lines.Leave(line, w, granted) }()
+	var last error // the last attempt that ran to its end
+	if opts.Fair && !w.Head() {
+		// Behind the others from the start: no attempt on arrival.
+		if !waitq.Pause(ctx, w.Turn(), deadline) {
+			return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 && e.isClosed() {
+			return lockd.Lease{}, e.waitEnded(ctx, last)
+		}
+		// Taken before the attempt, so that a release heard between the
+		// attempt and the pause below is not missed.
+		woken := e.lines.Woken(line)
+		at := time.Now()
+		lease, err := try(e.lines.Len(line) > 1)
+		if err == nil {
+			lease.Waited = at.Sub(start)
+			granted = true
+			return lease, nil
+		}
+		if ctx.Err() != nil {
+			// The context cut this attempt short; the one before, if any,
+			// is the real cause.
+			if last != nil {
+				err = last
+			}
+			return lockd.Lease{}, errors.Join(err, ctx.Err())
+		}
+		if !retryable(err) || !time.Now().Before(deadline) || e.isClosed() {
+			return lockd.Lease{}, err
+		}
+		last = err
+		if !w.Head() {
+			if !waitq.Pause(ctx, w.Turn(), deadline) {
+				return lockd.Lease{}, e.waitEnded(ctx, err)
+			}
+			if after, released := w.AfterGrant(); after {
+				// The one before us in line holds the lock now: an attempt
+				// before its release would be refused. Wait for that
+				// release (or the poll).
+				woken = released
+				err = nil
+			}
+		}
+		// The head: retry when a release is heard, when the holder's lease
+		// runs out, or at the poll interval, whichever comes first. With
+		// too few nodes answering, back off instead.
+		pause := e.cfg.waitPoll
+		var held *lockd.NotObtainedError
+		switch {
+		case err == nil: // a new holder, whose expiry we do not know: the poll
+		case errors.As(err, &held):
+			if held.Holder != nil {
+				pause = min(pause, max(time.Until(held.Holder.ExpiresAt), time.Millisecond))
+			}
+		default:
+			pause = e.backoff(attempt)
+		}
+		until := time.Now().Add(pause)
+		if deadline.Before(until) {
+			until = deadline
+		}
+		if !waitq.Pause(ctx, woken, until) && ctx.Err() != nil {
+			return lockd.Lease{}, e.waitEnded(ctx, err)
+		}
+	}
 }
