@@ -65,6 +65,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Fair", s.fair},
 		{"AcquireMany", s.acquireMany},
 		{"AcquireManyNoDeadlock", s.acquireManyNoDeadlock},
+		{"Election", s.election},
 		{"ContextCancel", s.contextCancel},
 		{"FencesGrow", s.fencesGrow},
 		{"Inspect", s.inspect},
