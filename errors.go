@@ -112,6 +112,7 @@ const (
 	CodeLockHeld          = "lock_held"
 	CodeLockLost          = "lock_lost"
 	CodeNotHeld           = "not_held"
+	CodeLimitConflict     = "limit_conflict"
 	CodeQuorumUnavailable = "quorum_unavailable"
 	CodeStoreUnavailable  = "store_unavailable"
 	CodeNotConfigured     = "not_configured"
@@ -130,6 +131,7 @@ var codes = []struct {
 	{CodeStoreUnavailable, ErrStoreUnavailable},
 	{CodeNotConfigured, ErrNotConfigured},
 	{CodeUnavailable, ErrUnavailable},
+	{CodeLimitConflict, ErrLimitConflict},
 	{CodeLockHeld, ErrNotObtained},
 	{CodeLockLost, ErrLost},
 	{CodeNotHeld, ErrNotHeld},

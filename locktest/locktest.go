@@ -72,6 +72,7 @@ func Run(t *testing.T, cfg Config) {
 		{"ErrInvalidArgument", s.invalid},
 		{"Health", s.health},
 		{"MutualExclusion", s.mutex},
+		{"Semaphore", s.semaphore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)

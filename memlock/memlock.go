@@ -44,7 +44,9 @@ type Engine struct {
 	ops    int
 	closed bool
 
-	lines waitq.Lines // acquires that wait, by lock name
+	lines waitq.Lines // acquires that wait, by lock name or lockd.SemaphoreLine
+
+	sems map[string]*semaphore // semaphores with live permits (semaphore.go)
 }
 
 type entry struct {
@@ -85,70 +87,9 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	start := time.Now()
-	deadline := start.Add(opts.Wait)
-	var (
-		w       *waitq.Waiter // this acquire's place in the lock's line; nil when it does not wait
-		granted bool
-	)
-	if opts.Wait > 0 {
-		w = e.lines.Join(name)
-		defer func() { e.lines.Leave(name, w, granted) }()
-	}
-	switch {
-	case opts.Fair && w == nil && e.lines.Len(name) > 0:
-		return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
-	case opts.Fair && w != nil && !w.Head():
-		// Behind the others from the start: no attempt on arrival.
-		if !waitq.Pause(ctx, w.Turn(), deadline) {
-			noe := &lockd.NotObtainedError{Name: name}
-			if err := ctx.Err(); err != nil {
-				return lockd.Lease{}, errors.Join(noe, err)
-			}
-			return lockd.Lease{}, noe
-		}
-	}
-	for {
-		// Taken before the attempt, so that a release between the attempt
-		// and the pause below is not missed.
-		woken := e.lines.Woken(name)
-		at := time.Now()
-		lease, holder, minting, err := e.tryAcquire(ctx, name, opts)
-		if err != nil || holder == nil && minting == nil {
-			if err == nil {
-				lease.Waited = at.Sub(start)
-				granted = true
-			}
-			return lease, err
-		}
-		if holder == nil {
-			// Our own earlier grant is still minting its fence: wait for it.
-			select {
-			case <-minting:
-				continue
-			case <-ctx.Done():
-				return lockd.Lease{}, errors.Join(&lockd.NotObtainedError{Name: name}, ctx.Err())
-			}
-		}
-		notObtained := &lockd.NotObtainedError{Name: name, Holder: holder}
-		if err := ctx.Err(); err != nil {
-			return lockd.Lease{}, errors.Join(notObtained, err)
-		}
-		if w == nil || !time.Now().Before(deadline) {
-			return lockd.Lease{}, notObtained
-		}
-		// Wait in line; then, as the head, until the lock is released,
-		// the holder's lease runs out, or the wait ends.
-		until := deadline
-		if holder.ExpiresAt.Before(until) {
-			until = holder.ExpiresAt
-		}
-		if !waitq.Pause(ctx, w.Turn(), deadline) || !waitq.Pause(ctx, woken, until) {
-			if err := ctx.Err(); err != nil {
-				return lockd.Lease{}, errors.Join(notObtained, err)
-			}
-		}
-	}
+	return e.wait(ctx, name, name, opts, func() (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
+		return e.tryAcquire(ctx, name, opts)
+	})
 }
 
 // tryAcquire makes one attempt. When someone else holds the lock it returns
@@ -395,6 +336,7 @@ func (e *Engine) Close() error {
 	for name := range e.locks {
 		delete(e.locks, name)
 	}
+	e.sems = nil
 	// Each line's head tries again, fails, and hands the turn on, down
 	// the line.
 	e.lines.WakeAll()
