@@ -55,6 +55,7 @@ type Server struct {
 	bodyReadTimeout time.Duration
 	writeTimeout    time.Duration
 	warnings        *logLimiter
+	elect           elections
 }
 
 // Option configures a Server.
@@ -164,6 +165,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 		{"POST", "/v1/locks:acquire-many", s.api(s.handleAcquireMany)},
 		{"POST", "/v1/locks:extend-many", s.api(s.handleExtendMany)},
 		{"POST", "/v1/locks:release-many", s.api(s.handleReleaseMany)},
+
+		{"POST", "/v1/semaphores/{name}/acquire", s.api(s.handleAcquirePermit)},
+		{"POST", "/v1/semaphores/{name}/extend", s.api(s.handleExtendPermit)},
+		{"POST", "/v1/semaphores/{name}/release", s.api(s.handleReleasePermit)},
+		{"GET", "/v1/semaphores/{name}", s.api(s.handleInspectSemaphore)},
+
+		{"POST", "/v1/elections/{name}/campaign", s.api(s.handleCampaign)},
+		{"POST", "/v1/elections/{name}/resign", s.api(s.handleResign)},
+		{"GET", "/v1/elections/{name}", s.api(s.handleLeader)},
+		{"GET", "/v1/elections/{name}/observe", s.api(s.handleObserve)},
 	}
 	allowed := make(map[string][]string)
 	var paths []string
@@ -214,7 +225,8 @@ func notFound(w http.ResponseWriter, r *http.Request) error {
 // cleanPathsOnly answers requests whose path the mux would redirect to a
 // cleaned form ("/v1/locks/../x", "/v1/locks//acquire"): an API client
 // gains nothing from a redirect, and a lock name must not be rewritten.
-// Under /v1/locks/ the answer is the name's own validation error.
+// Under /v1/locks/, /v1/elections/ and /v1/semaphores/ the answer is the
+// name's own validation error.
 func (s *Server) cleanPathsOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.EscapedPath()
@@ -223,7 +235,14 @@ func (s *Server) cleanPathsOnly(next http.Handler) http.Handler {
 			return
 		}
 		var err error = &routeError{code: codeNotFound, message: "no route for " + r.Method + " " + p}
-		if rest, ok := strings.CutPrefix(p, "/v1/locks/"); ok {
+		rest, ok := strings.CutPrefix(p, "/v1/locks/")
+		if !ok {
+			rest, ok = strings.CutPrefix(p, "/v1/elections/")
+		}
+		if !ok {
+			rest, ok = strings.CutPrefix(p, "/v1/semaphores/")
+		}
+		if ok {
 			seg, _, _ := strings.Cut(rest, "/")
 			if nameErr := lockd.ValidateName(unescape(seg)); nameErr != nil {
 				err = nameErr
