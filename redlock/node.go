@@ -72,9 +72,14 @@ type redisNode struct {
 	lastErr error         // the last dial's failure
 	probing bool          // a probe goroutine runs
 	runID   string
+	uptime  int64 // uptime_in_seconds at the last reading; -1 when unknown
 	policy  string
-	seen    time.Time     // when runID and policy were read
-	stop    chan struct{} // closed by close, ends the probe
+	seen    time.Time // when policy was read
+	// rejoinUntil is when a restarted node may vote again, rejoinWhy what
+	// showed the restart.
+	rejoinUntil time.Time
+	rejoinWhy   string
+	stop        chan struct{} // closed by close, ends the probe
 }
 
 // newRedisNodes returns the nodes at addrs, sharing one registry that
@@ -88,6 +93,7 @@ func newRedisNodes(addrs []string, cfg *config) []*redisNode {
 			index:   i,
 			cfg:     cfg,
 			reg:     reg,
+			uptime:  -1,
 			stop:    make(chan struct{}),
 			opt: rueidis.ClientOption{
 				InitAddress:       []string{a},
@@ -100,6 +106,7 @@ func newRedisNodes(addrs []string, cfg *config) []*redisNode {
 				MaxFlushDelay:     cfg.flushDelay,
 			},
 		}
+		out[i].opt.DialCtxFn = out[i].dialCtx
 		reg.nodes = append(reg.nodes, out[i])
 	}
 	return out
@@ -182,15 +189,10 @@ func (n *redisNode) identify(ctx context.Context, c rueidis.Client) error {
 		return fmt.Errorf("reading INFO: %w", err)
 	}
 	info := parseInfo(text)
-	runID, policy := info["run_id"], info["maxmemory_policy"]
-	if runID == "" {
-		return fmt.Errorf("INFO has no run_id")
+	if _, ok := info["maxmemory_policy"]; !ok {
+		info["maxmemory_policy"] = ""
 	}
-	n.mu.Lock()
-	n.runID, n.policy, n.seen = runID, policy, time.Now()
-	n.mu.Unlock()
-	n.reg.update()
-	return nil
+	return n.observe(info)
 }
 
 func parseInfo(text string) map[string]string {
@@ -206,6 +208,9 @@ func parseInfo(text string) map[string]string {
 
 // refusal is why the node may not vote for what it is, or nil.
 func (n *redisNode) refusal() error {
+	if err := n.rejoining(); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	runID, policy := n.runID, n.policy
 	n.mu.Unlock()
@@ -235,7 +240,10 @@ func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (a
 			return v, nil
 		}
 	}
-	if n.unreachable(ctx, start, err) {
+	switch {
+	case errors.Is(err, errRejoining):
+		n.setBlocked(err)
+	case n.unreachable(ctx, start, err):
 		n.suspect()
 	}
 	return nil, err
@@ -246,7 +254,7 @@ func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (a
 // short lease's call), which a loaded but healthy node can miss.
 func (n *redisNode) unreachable(ctx context.Context, start time.Time, err error) bool {
 	var re *rueidis.RedisError
-	if errors.As(err, &re) || errors.Is(err, errNodeClosed) || errors.Is(err, errRefused) {
+	if errors.As(err, &re) || errors.Is(err, errNodeClosed) || errors.Is(err, errRefused) || errors.Is(err, errRejoining) {
 		return false
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -293,8 +301,11 @@ func (n *redisNode) setBlocked(err error) {
 // kind names a state, so that one is logged once whatever its cause's
 // text.
 func kind(err error) string {
-	if errors.Is(err, errNodeDown) {
+	switch {
+	case errors.Is(err, errNodeDown):
 		return "down"
+	case errors.Is(err, errRejoining):
+		return "rejoining"
 	}
 	return err.Error()
 }
@@ -321,9 +332,20 @@ func (n *redisNode) probe() {
 			case <-t.C:
 			}
 		}
+		if err := n.rejoining(); err != nil {
+			// No call reaches a rejoining node; wait out its delay.
+			n.setBlocked(err)
+			wait, failures = true, 0
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.nodeTimeout)
 		err := n.reachable(ctx)
 		cancel()
+		if errors.Is(err, errRejoining) {
+			n.setBlocked(err)
+			wait, failures = true, 0
+			continue
+		}
 		if err != nil {
 			failures++
 			if wait = failures > 1; wait {
@@ -362,6 +384,9 @@ func (n *redisNode) reachable(ctx context.Context) error {
 // identifyEvery, so a flood of readiness probes costs each node one small
 // write per probe, not an INFO.
 func (n *redisNode) check(ctx context.Context) error {
+	if err := n.rejoining(); err != nil {
+		return err
+	}
 	start := time.Now()
 	c, err := n.get(ctx)
 	if err == nil {

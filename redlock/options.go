@@ -1,6 +1,7 @@
 package redlock
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -47,6 +48,9 @@ type config struct {
 	waitPoll           time.Duration
 	allowEviction      bool
 	log                *slog.Logger
+	maxTTL             time.Duration
+	rejoinDelay        time.Duration
+	rejoinSet          bool // WithRejoinDelay was given
 }
 
 // Option configures an Engine.
@@ -115,6 +119,28 @@ func WithLogger(l *slog.Logger) Option {
 // no minter: fences come from the Redis counters.
 func WithFenceMinter(m lockd.FenceMinter) Option { return func(c *config) { c.minter = m } }
 
+// WithMaxTTL caps the TTL of every lease this engine grants or extends: a
+// longer one is refused with an *lockd.ArgumentError on ttl_ms. It is also
+// the default rejoin delay (see WithRejoinDelay), so lowering it to the
+// longest TTL the callers use brings a restarted node back sooner. It must
+// be in [lockd.MinTTL, lockd.MaxTTL]; the default is lockd.MaxTTL.
+//
+// Every lockd instance over the same nodes must use the same value or a
+// larger rejoin delay: a restarted node must not vote while a lease that
+// another instance granted through it can still be live.
+func WithMaxTTL(d time.Duration) Option { return func(c *config) { c.maxTTL = d } }
+
+// WithRejoinDelay sets how long a node that restarted (its run_id changed,
+// or its uptime went back) is kept out of every quorum once the restart is
+// seen. A node without persistence forgets its locks when it restarts;
+// while it is out, every lease it held runs out, so its vote can no longer
+// grant a held lock twice. The default is the maximum TTL (WithMaxTTL).
+// Set 0 only when every node's data survives a restart (appendonly yes
+// with appendfsync always, on storage that outlives the process).
+func WithRejoinDelay(d time.Duration) Option {
+	return func(c *config) { c.rejoinDelay, c.rejoinSet = d, true }
+}
+
 func newConfig(opts []Option) (config, error) {
 	cfg := config{
 		nodeTimeout:   DefaultNodeTimeout,
@@ -127,9 +153,13 @@ func newConfig(opts []Option) (config, error) {
 		probeInterval: DefaultProbeInterval,
 		waitPoll:      DefaultWaitPoll,
 		log:           slog.Default(),
+		maxTTL:        lockd.MaxTTL,
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if !cfg.rejoinSet {
+		cfg.rejoinDelay = cfg.maxTTL
 	}
 	switch {
 	case cfg.nodeTimeout <= 0:
@@ -144,6 +174,10 @@ func newConfig(opts []Option) (config, error) {
 		return cfg, &lockd.ArgumentError{Field: "probe_interval", Reason: "must be positive"}
 	case cfg.waitPoll <= 0:
 		return cfg, &lockd.ArgumentError{Field: "wait_poll", Reason: "must be positive"}
+	case cfg.maxTTL < lockd.MinTTL || cfg.maxTTL > lockd.MaxTTL:
+		return cfg, &lockd.ArgumentError{Field: "max_ttl", Reason: fmt.Sprintf("must be in [%v, %v]", lockd.MinTTL, lockd.MaxTTL)}
+	case cfg.rejoinDelay < 0:
+		return cfg, &lockd.ArgumentError{Field: "rejoin_delay", Reason: "must not be negative"}
 	}
 	return cfg, nil
 }

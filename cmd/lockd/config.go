@@ -28,6 +28,8 @@ type config struct {
 	shutdownTimeout time.Duration
 	nodeTimeout     time.Duration
 	allowEviction   bool
+	maxTTL          time.Duration
+	rejoinDelay     time.Duration // -1: the default, maxTTL
 	mongoURI        string
 	mongoDB         string
 	retention       time.Duration
@@ -45,6 +47,8 @@ dev mode: one process, state in memory, lost on exit.
 		{Flag: "addr", Env: "LOCKD_ADDR", Usage: "address to listen on, host:port; none means " + devAddr + " in dev mode (loopback only) and " + redisAddr + " in Redis mode"},
 		{Flag: "redis", Env: "LOCKD_REDIS", Usage: "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
 		{Flag: "node-timeout", Env: "LOCKD_NODE_TIMEOUT", Default: "200ms", Usage: "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
+		{Flag: "max-ttl", Env: "LOCKD_MAX_TTL", Default: lockd.MaxTTL.String(), Usage: "Redis mode: longest lease TTL granted or extended (at most " + lockd.MaxTTL.String() + "); a restarted Redis node gets no vote for this long after lockd sees the restart, so lower it to the longest TTL your clients use"},
+		{Flag: "rejoin-delay", Env: "LOCKD_REJOIN_DELAY", Usage: "Redis mode: how long a restarted Redis node (new run_id) gets no vote; none means --max-ttl. Set 0 only when every node keeps its data across restarts (appendonly yes, appendfsync always)"},
 		{Flag: "redis-allow-eviction", Env: "LOCKD_REDIS_ALLOW_EVICTION", Bool: true, Default: "false", Usage: "Redis mode: count nodes whose maxmemory-policy can evict keys (anything but noeviction); such a node can drop a held lock and grant it again, so they get no vote unless this is set"},
 		{Flag: "mongo", Env: "LOCKD_MONGO_URI", Usage: "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
 		{Flag: "mongo-db", Env: "LOCKD_MONGO_DB", Default: "lockd", Usage: "MongoDB database"},
@@ -116,6 +120,18 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		return config{}, usageErrorf("--node-timeout (LOCKD_NODE_TIMEOUT) %q: want a positive duration like 200ms", *values["node-timeout"])
 	}
 	cfg.nodeTimeout = nt
+	mt, err := time.ParseDuration(*values["max-ttl"])
+	if err != nil || mt < lockd.MinTTL || mt > lockd.MaxTTL {
+		return config{}, usageErrorf("--max-ttl (LOCKD_MAX_TTL) %q: want a duration in [%v, %v]", *values["max-ttl"], lockd.MinTTL, lockd.MaxTTL)
+	}
+	cfg.maxTTL, cfg.rejoinDelay = mt, -1
+	if v := strings.TrimSpace(*values["rejoin-delay"]); v != "" {
+		rd, err := time.ParseDuration(v)
+		if err != nil || rd < 0 {
+			return config{}, usageErrorf("--rejoin-delay (LOCKD_REJOIN_DELAY) %q: want a duration like 1h, or 0", v)
+		}
+		cfg.rejoinDelay = rd
+	}
 	switch v := *values["redis-allow-eviction"]; v {
 	case "true", "false":
 		cfg.allowEviction = v == "true"

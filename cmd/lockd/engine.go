@@ -56,6 +56,10 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 			redlock.WithNodeTimeout(cfg.nodeTimeout),
 			redlock.WithAllowEviction(cfg.allowEviction),
 			redlock.WithLogger(log),
+			redlock.WithMaxTTL(cfg.maxTTL),
+		}
+		if cfg.rejoinDelay >= 0 {
+			opts = append(opts, redlock.WithRejoinDelay(cfg.rejoinDelay))
 		}
 		if store != nil {
 			opts = append(opts, redlock.WithFenceMinter(store))
