@@ -34,6 +34,7 @@ type config struct {
 	mongoDB         string
 	retention       time.Duration
 	instance        string
+	pprofAddr       string
 }
 
 // command is lockd's flags and help. Its version is filled in by
@@ -56,6 +57,7 @@ dev mode: one process, state in memory, lost on exit.
 		{Flag: "instance", Env: "LOCKD_INSTANCE", Usage: "this instance's id in the journal; none means hostname-pid"},
 		{Flag: "log-format", Env: "LOCKD_LOG_FORMAT", Default: "text", Usage: "log format: text or json"},
 		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
+		{Flag: "pprof", Env: "LOCKD_PPROF", Usage: "serve Go's profiles (/debug/pprof/) on this host:port, apart from the API; none means off. Profiles show internals: keep it on a loopback address"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
 	},
 }
@@ -148,6 +150,7 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		return config{}, usageErrorf("--journal-retention (LOCKD_JOURNAL_RETENTION) %q: want whole seconds, at least 1s, like 168h", *values["journal-retention"])
 	}
 	cfg.retention = ret
+	cfg.pprofAddr = strings.TrimSpace(*values["pprof"])
 	cfg.instance = *values["instance"]
 	if cfg.instance == "" {
 		cfg.instance = lockd.DefaultInstance()

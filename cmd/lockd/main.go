@@ -97,6 +97,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	if cfg.pprofAddr != "" {
+		stop, err := servePprof(cfg.pprofAddr, log)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening for --pprof: %w", err)
+		}
+		defer stop()
+	}
 	srv := &http.Server{
 		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()))...),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -499,3 +499,37 @@ func TestEvictingNodeNotCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestPprof: --pprof serves Go's profiles on a listener of its own; the
+// API does not serve them, and they stop with lockd.
+func TestPprof(t *testing.T) {
+	s := start(t, "--pprof", "127.0.0.1:0")
+	var addr string
+	for _, line := range logLines(t, s.logs.String()) {
+		if msg, _ := line["msg"].(string); strings.HasPrefix(msg, "serving Go profiles") {
+			addr, _ = line["addr"].(string)
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no log line says where the profiles are; logs:\n%s", s.logs)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get("http://" + addr + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /debug/pprof/cmdline on --pprof: %d, want 200", resp.StatusCode)
+	}
+	if code, _ := get(t, "http://"+s.addr+"/debug/pprof/cmdline"); code != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/cmdline on the API: %d, want 404", code)
+	}
+	if err := s.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := hc.Get("http://" + addr + "/debug/pprof/cmdline"); err == nil {
+		_ = resp.Body.Close()
+		t.Error("profiles still served after lockd stopped")
+	}
+}
