@@ -48,9 +48,10 @@ func transient(err error) bool {
 // apiError rebuilds the error a non-2xx answer carries, through the domain
 // table (lockd.CodeError): lock_held becomes *lockd.NotObtainedError with
 // the holder, invalid_argument *lockd.ArgumentError with the field,
-// lock_lost, not_held and quorum_unavailable their sentinels. A 502, 503 or
-// 504 without lockd's error body (a proxy that found no lockd) wraps
-// lockd.ErrUnavailable. Anything else (an internal error, a proxy's HTML
+// limit_conflict *lockd.LimitConflictError with the limit in force (the
+// caller fills in Asked), lock_lost, not_held and quorum_unavailable their
+// sentinels. A 502, 503 or 504 without lockd's error body (a proxy that
+// found no lockd) wraps lockd.ErrUnavailable. Anything else (an internal error, a proxy's HTML
 // page) wraps lockd.ErrInternal with the status and the server's message.
 func apiError(status int, body []byte, name string) error {
 	var e wire.ErrorBody
@@ -71,6 +72,8 @@ func apiError(status int, body []byte, name string) error {
 			noe.Holder = &lockd.Holder{Owner: d.Holder.Owner, ExpiresAt: d.Holder.ExpiresAt}
 		}
 		return noe
+	case lockd.CodeLimitConflict:
+		return &lockd.LimitConflictError{Name: name, Limit: d.Limit}
 	case lockd.CodeInvalidArgument:
 		if d.Field == "" {
 			return fmt.Errorf("client: %s: %w", d.Message, lockd.ErrInvalidArgument)

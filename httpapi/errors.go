@@ -24,6 +24,7 @@ var statuses = map[string]int{
 	lockd.CodeInvalidArgument:   http.StatusBadRequest,
 	lockd.CodeLockHeld:          http.StatusConflict,
 	lockd.CodeLockLost:          http.StatusConflict,
+	lockd.CodeLimitConflict:     http.StatusConflict,
 	lockd.CodeQuorumUnavailable: http.StatusServiceUnavailable,
 	lockd.CodeStoreUnavailable:  http.StatusServiceUnavailable,
 	lockd.CodeNotConfigured:     http.StatusNotImplemented,
@@ -91,6 +92,11 @@ func (s *Server) describe(r *http.Request, err error) (int, wire.Error) {
 			if noe.Holder != nil {
 				d.Holder = &wire.Holder{Owner: noe.Holder.Owner, ExpiresAt: wire.UTC(noe.Holder.ExpiresAt)}
 			}
+		}
+	case lockd.CodeLimitConflict:
+		var lce *lockd.LimitConflictError
+		if errors.As(err, &lce) {
+			d.Message, d.Limit = lce.Error(), lce.Limit
 		}
 	case lockd.CodeQuorumUnavailable, lockd.CodeStoreUnavailable:
 		// A backend outage fails every request alike: one line a second

@@ -127,12 +127,15 @@ type ErrorBody struct {
 }
 
 // Error is the error object: a code from the one table, a message, and for
-// invalid_argument the field, for lock_held the holder when known.
+// invalid_argument the field, for lock_held the holder when known, for
+// limit_conflict the limit in force.
 type Error struct {
 	Code    string  `json:"code"`
 	Message string  `json:"message"`
 	Field   string  `json:"field,omitempty"`
 	Holder  *Holder `json:"holder,omitempty"`
+	// Limit is the limit in force, for limit_conflict.
+	Limit int `json:"limit,omitempty"`
 }
 
 // Holder is who holds a lock, in a lock_held error.

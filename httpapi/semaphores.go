@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/wire"
+)
+
+// semaphore returns the {name} path value, validated, and the engine's
+// semaphores: ErrNotConfigured (501) when the engine serves none.
+func (s *Server) semaphore(r *http.Request) (string, lockd.Semaphores, error) {
+	name, err := lockName(r)
+	if err != nil {
+		return "", nil, err
+	}
+	sem, err := lockd.AsSemaphores(s.engine)
+	return name, sem, err
+}
+
+// limitOf reads a permit's required limit.
+func limitOf(limit *int64) (int, error) {
+	if limit == nil {
+		return 0, &lockd.ArgumentError{Field: "limit", Reason: "is required"}
+	}
+	if *limit < 1 || *limit > lockd.MaxLimit {
+		return 0, lockd.ValidateLimit(0)
+	}
+	return int(*limit), nil
+}
+
+// handleAcquirePermit serves POST /v1/semaphores/{name}/acquire: the
+// options of a lock's acquire and a limit, answered with a permit lease
+// and the limit.
+func (s *Server) handleAcquirePermit(w http.ResponseWriter, r *http.Request) error {
+	name, sem, err := s.semaphore(r)
+	if err != nil {
+		return err
+	}
+	var req wire.PermitRequest
+	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	limit, err := limitOf(req.Limit)
+	if err != nil {
+		return err
+	}
+	opts, err := s.acquireOptions(w, req.AcquireRequest())
+	if err != nil {
+		return err
+	}
+	lease, err := sem.AcquirePermit(r.Context(), name, limit, opts)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wire.Permit{Lease: wire.FromLease(lease), Limit: limit})
+}
+
+// handleExtendPermit serves POST /v1/semaphores/{name}/extend, like a
+// lock's extend.
+func (s *Server) handleExtendPermit(w http.ResponseWriter, r *http.Request) error {
+	name, sem, err := s.semaphore(r)
+	if err != nil {
+		return err
+	}
+	var req wire.ExtendRequest
+	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	ttl, err := extendTTL(req.TTLMs)
+	if err != nil {
+		return err
+	}
+	lease, err := sem.ExtendPermit(r.Context(), name, req.Lease, ttl)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
+}
+
+// handleReleasePermit serves POST /v1/semaphores/{name}/release, like a
+// lock's release: a lease that holds no permit answers 200 with released
+// false and reason not_held.
+func (s *Server) handleReleasePermit(w http.ResponseWriter, r *http.Request) error {
+	name, sem, err := s.semaphore(r)
+	if err != nil {
+		return err
+	}
+	var req wire.PermitReleaseRequest
+	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	rel, err := sem.ReleasePermit(r.Context(), name, req.Lease)
+	switch {
+	case errors.Is(err, lockd.ErrNotHeld):
+		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})
+	case err != nil:
+		return err
+	}
+	return writeJSON(w, http.StatusOK, wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence})
+}
+
+// handleInspectSemaphore serves GET /v1/semaphores/{name}.
+func (s *Server) handleInspectSemaphore(w http.ResponseWriter, r *http.Request) error {
+	name, sem, err := s.semaphore(r)
+	if err != nil {
+		return err
+	}
+	info, err := sem.InspectSemaphore(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	info.Name = name
+	return writeJSON(w, http.StatusOK, wire.FromSemaphoreInfo(info))
+}
