@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/election"
 )
 
 // DefaultTimeout bounds each request when WithTimeout is not given. An
@@ -48,6 +49,7 @@ type Client struct {
 	eng      lockd.Engine  // the HTTP engine (New) or the linked one (NewLocal)
 	remote   *remote       // nil for NewLocal
 	journal  lockd.Journal // History's source for NewLocal; nil for none
+	hub      *election.Hub // elections of NewLocal: campaigns, resignations, observers
 	owner    string
 	retryFor time.Duration // how long calls retry transient failures
 
@@ -159,6 +161,7 @@ func NewLocal(e lockd.Engine, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.eng = e
+	c.hub = election.NewHub(e)
 	return c, nil
 }
 
