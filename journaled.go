@@ -39,6 +39,8 @@ func (e *journaled) Acquire(ctx context.Context, name string, opts AcquireOption
 	l, err := e.Engine.Acquire(ctx, name, opts)
 	var noe *NotObtainedError
 	switch {
+	case err == nil && l.Holds > 1:
+		// One more hold of a reentrant lease: no new grant.
 	case err == nil:
 		e.record(ctx, Event{Kind: EventAcquired, Name: name, Owner: l.Owner, LeaseID: l.ID, Fence: l.Fence, At: l.AcquiredAt, ExpiresAt: l.ExpiresAt})
 	case errors.As(err, &noe):
@@ -71,6 +73,14 @@ func (e *journaled) Release(ctx context.Context, name, leaseID string) (Released
 	return r, err
 }
 
+// ReleaseHold releases one hold through the engine and records released
+// when that freed the lock, or lost.
+func (e *journaled) ReleaseHold(ctx context.Context, name, leaseID, hold string) (Released, error) {
+	r, err := e.Engine.ReleaseHold(ctx, name, leaseID, hold)
+	e.recordRelease(ctx, name, leaseID, r, err)
+	return r, err
+}
+
 // ReleaseByOwner releases through the engine and records released. A lock
 // that was not the owner's is not an event: nothing happened to it.
 func (e *journaled) ReleaseByOwner(ctx context.Context, name, owner string) (Released, error) {
@@ -83,6 +93,8 @@ func (e *journaled) ReleaseByOwner(ctx context.Context, name, owner string) (Rel
 
 func (e *journaled) recordRelease(ctx context.Context, name, leaseID string, r Released, err error) {
 	switch {
+	case err == nil && r.Holds > 0:
+		// One hold of a reentrant lease went; the lock is still held.
 	case err == nil:
 		e.record(ctx, Event{Kind: EventReleased, Name: name, Owner: r.Owner, LeaseID: leaseID, Fence: r.Fence})
 	case errors.Is(err, ErrNotHeld):

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 	"unicode"
@@ -55,6 +56,13 @@ type Lease struct {
 	ExpiresAt time.Time
 	// Metadata is the JSON object given at acquire time, or nil.
 	Metadata json.RawMessage
+	// Hold is the hold this acquire took or renewed, for a reentrant lease
+	// (AcquireOptions.Reentrant); empty otherwise. Engine.ReleaseHold
+	// releases exactly that hold.
+	Hold string
+	// Holds is how many holds the lease has after the call, for a
+	// reentrant lease; 0 for a lease granted without Reentrant.
+	Holds int
 	// Waited is how long Acquire waited for the lock: from its start to the
 	// start of the attempt that granted the lease, on the engine's
 	// monotonic clock. It is zero for a grant at the first attempt and for
@@ -118,6 +126,21 @@ type AcquireOptions struct {
 	// Metadata is an optional JSON object of at most MaxMetadataLen bytes,
 	// stored with the lease and shown by Inspect.
 	Metadata json.RawMessage
+	// Reentrant makes the lease reentrant: each acquire with it (and with
+	// Reentrant) takes one more hold on the lock, and the lock is free
+	// again once every hold is released. A lease is reentrant or not from
+	// its first grant on: an acquire with the lease whose Reentrant
+	// differs from that grant's is refused with an *ArgumentError (field
+	// "reentrant") and changes nothing. It cannot be combined with
+	// ReleaseByOwner.
+	Reentrant bool
+	// Hold names the hold a reentrant acquire takes: a value of the shape
+	// of a lease (NewLeaseID makes one). An acquire with the lease and a
+	// hold it already has is a retry of that hold: it refreshes the TTL
+	// and adds no hold, which makes a reentrant acquire safe to retry.
+	// When empty, the engine makes a fresh one, and the acquire cannot be
+	// retried safely. Set only with Reentrant.
+	Hold string
 }
 
 // Health is what an engine reports about its readiness.
@@ -149,6 +172,10 @@ type Released struct {
 	Owner string
 	// Fence is the released holder's fencing token.
 	Fence int64
+	// Holds is how many holds a reentrant lease still has after the
+	// release: the lock is free only when it is 0. It is always 0 for a
+	// lease granted without Reentrant.
+	Holds int
 }
 
 // Engine is a lock backend. Every method takes a context and honours its
@@ -170,6 +197,14 @@ type Released struct {
 // releasing twice is safe. It returns ErrQuorumUnavailable when too few
 // nodes answered to tell whether the lease is gone; retrying is harmless.
 //
+// Release of a reentrant lease removes its most recent hold, and frees the
+// lock only with the last: a retried Release may remove one more hold, so
+// it is not safe to retry. ReleaseHold is: it removes exactly the hold
+// named (Lease.Hold), and frees the lock when it was the last one. It
+// returns ErrNotHeld, removing nothing, when the lease does not have that
+// hold (released before, expired, or the lease is not reentrant), and
+// ErrQuorumUnavailable when too few nodes answered to tell.
+//
 // ReleaseByOwner is Release for a lock acquired with
 // AcquireOptions.ReleaseByOwner, found by its owner label instead of its
 // lease. It returns ErrNotHeld, deleting nothing, when the lock is free,
@@ -184,6 +219,7 @@ type Engine interface {
 	Acquire(ctx context.Context, name string, opts AcquireOptions) (Lease, error)
 	Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (Lease, error)
 	Release(ctx context.Context, name, leaseID string) (Released, error)
+	ReleaseHold(ctx context.Context, name, leaseID, hold string) (Released, error)
 	ReleaseByOwner(ctx context.Context, name, owner string) (Released, error)
 	Inspect(ctx context.Context, name string) (LockInfo, error)
 	Health(ctx context.Context) Health
@@ -266,6 +302,18 @@ func (o AcquireOptions) Prepare(name string) (AcquireOptions, error) {
 	} else if err := ValidateLeaseID(o.Lease); err != nil {
 		return o, err
 	}
+	switch {
+	case o.Reentrant && o.ReleaseByOwner:
+		return o, &ArgumentError{Field: "reentrant", Reason: "cannot be combined with release by owner"}
+	case o.Reentrant && o.Hold == "":
+		o.Hold = NewLeaseID()
+	case o.Reentrant:
+		if err := ValidateHold(o.Hold); err != nil {
+			return o, err
+		}
+	case o.Hold != "":
+		return o, &ArgumentError{Field: "hold", Reason: "is only for a reentrant acquire"}
+	}
 	if o.TTL == 0 {
 		o.TTL = DefaultTTL
 	}
@@ -317,6 +365,26 @@ func ValidateLeaseID(id string) error {
 		}
 	}
 	return nil
+}
+
+// ValidateHold returns an *ArgumentError (field "hold") unless hold has the
+// shape of a lease value.
+func ValidateHold(hold string) error {
+	if err := ValidateLeaseID(hold); err != nil {
+		var ae *ArgumentError
+		if errors.As(err, &ae) {
+			return &ArgumentError{Field: "hold", Reason: ae.Reason}
+		}
+		return err
+	}
+	return nil
+}
+
+// GrantMismatch is the *ArgumentError of an acquire with a lease that
+// already holds the lock under other terms: field names the option that
+// differs ("reentrant", "mode"). Engines return it and change nothing.
+func GrantMismatch(field string) error {
+	return &ArgumentError{Field: field, Reason: "differs from the lease's grant: acquire again with a lease as it was first granted"}
 }
 
 // IsLeaseID reports whether s has the shape of a lease value.

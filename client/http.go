@@ -144,7 +144,7 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 // acquireRequest is the body of an acquire with options o; the TTL is
 // left out for the server's default when o has none.
 func acquireRequest(o lockd.AcquireOptions) wire.AcquireRequest {
-	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair}
+	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair, Reentrant: o.Reentrant, Hold: o.Hold}
 	if o.TTL != 0 {
 		ms := o.TTL.Milliseconds()
 		in.TTLMs = &ms
@@ -173,11 +173,23 @@ func (r *remote) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 
 // Release sends POST /v1/locks/{name}/release.
 func (r *remote) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
+	return r.release(ctx, name, wire.ReleaseRequest{Lease: leaseID})
+}
+
+// ReleaseHold sends POST /v1/locks/{name}/release with the hold.
+func (r *remote) ReleaseHold(ctx context.Context, name, leaseID, hold string) (lockd.Released, error) {
+	if err := lockd.ValidateHold(hold); err != nil {
+		return lockd.Released{}, err
+	}
+	return r.release(ctx, name, wire.ReleaseRequest{Lease: leaseID, Hold: hold})
+}
+
+func (r *remote) release(ctx context.Context, name string, in wire.ReleaseRequest) (lockd.Released, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Released{}, err
 	}
 	var out wire.Released
-	if err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: wire.ReleaseRequest{Lease: leaseID}, out: &out}); err != nil {
+	if err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: in, out: &out}); err != nil {
 		return lockd.Released{}, err
 	}
 	if !out.Released {
@@ -186,7 +198,7 @@ func (r *remote) Release(ctx context.Context, name, leaseID string) (lockd.Relea
 		}
 		return lockd.Released{}, lockd.ErrNotHeld
 	}
-	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence}, nil
+	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence, Holds: out.Holds}, nil
 }
 
 // Inspect sends GET /v1/locks/{name}.

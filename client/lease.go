@@ -28,6 +28,8 @@ type Lease struct {
 	id       string
 	fence    int64
 	metadata json.RawMessage
+	holdID   string // the hold this handle has of a reentrant lease; "" otherwise
+	root     *Lease // the outer lease of a handle made by Reenter; nil otherwise
 
 	done     chan struct{}
 	renewMu  sync.Mutex         // one renewal at a time, so the last answer is the server's latest
@@ -62,7 +64,7 @@ func localDeadline(sent time.Time, ttl time.Duration) time.Time {
 // on the local clock, and starts its timers and keep-alive as cfg asks.
 func (c *Client) newLease(ctx context.Context, l lockd.Lease, sent time.Time, cfg acquireConfig) *Lease {
 	ls := &Lease{
-		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata,
+		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata, holdID: l.Hold,
 		done: make(chan struct{}), moved: make(chan struct{}, 1),
 		ttl: l.TTL, expiresAt: l.ExpiresAt, sentAt: sent, deadline: localDeadline(sent, l.TTL),
 	}
@@ -106,6 +108,9 @@ func (l *Lease) Metadata() json.RawMessage {
 
 // TTL returns the time-to-live of the last acquire or renewal.
 func (l *Lease) TTL() time.Duration {
+	if l.root != nil {
+		return l.root.TTL()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ttl
@@ -115,6 +120,9 @@ func (l *Lease) TTL() time.Duration {
 // reported it. It is for display: the handle itself counts the lease's
 // time on the local clock (see Done).
 func (l *Lease) ExpiresAt() time.Time {
+	if l.root != nil {
+		return l.root.ExpiresAt()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.expiresAt
@@ -150,6 +158,13 @@ func (l *Lease) Err() error {
 // never reopens a closed Done: after Done has closed it returns Err's
 // cause.
 func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
+	if l.root != nil {
+		// A hold taken by Reenter: the lock is the outer lease's.
+		if err := l.Err(); err != nil {
+			return err
+		}
+		return l.root.Extend(ctx, ttl)
+	}
 	l.renewMu.Lock()
 	defer l.renewMu.Unlock()
 	var (
@@ -195,6 +210,9 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 // the lock could not be released; the lease then runs out at its TTL, and
 // Release may be called again.
 func (l *Lease) Release(ctx context.Context) error {
+	if l.root != nil {
+		return l.releaseHold(ctx)
+	}
 	if l.stopLoop != nil {
 		// No renewal may run after the release.
 		l.stopLoop()
@@ -214,7 +232,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.mu.Unlock()
 	unknown := false // an attempt's answer was lost: it may have released
 	err := l.c.retryUntil(ctx, until, func(int) error {
-		_, err := l.c.eng.Release(ctx, l.name, l.id)
+		err := l.release(ctx)
 		if unknown && errors.Is(err, lockd.ErrNotHeld) {
 			return nil
 		}
@@ -311,7 +329,9 @@ func (l *Lease) finishLocked(err error) {
 	}
 	l.err = err
 	close(l.done)
-	l.expiry.Stop()
+	if l.expiry != nil { // nil for a hold taken by Reenter
+		l.expiry.Stop()
+	}
 	if l.hold != nil {
 		l.hold.Stop()
 	}

@@ -127,6 +127,9 @@ func (c *Client) Acquire(ctx context.Context, name string, opts ...AcquireOption
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
+	if cfg.opts.Reentrant {
+		cfg.opts.Hold = lockd.NewLeaseID() // every retry is the same hold
+	}
 	o := cfg.opts
 	wait := max(o.Wait, 0)
 	start := time.Now()

@@ -60,7 +60,10 @@ func (s *Server) acquireOptions(w http.ResponseWriter, req wire.AcquireRequest) 
 	}
 	wait := millis(req.WaitMs)
 	s.allowWait(w, wait)
-	return lockd.AcquireOptions{Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair}, nil
+	return lockd.AcquireOptions{
+		Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair,
+		Reentrant: req.Reentrant, Hold: req.Hold,
+	}, nil
 }
 
 // extendTTL reads an extend's optional ttl_ms: 0 (keep the lease's TTL)
@@ -100,7 +103,8 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 // handleRelease serves POST /v1/locks/{name}/release. A lease that no
 // longer holds the lock is not an error: releasing is idempotent, and the
 // answer says released false with reason not_held. A release answers with
-// the owner and fence of the lease it deleted.
+// the owner and fence of the lease it deleted, and for a reentrant lease the
+// holds it has left. With a hold, it releases that hold only.
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) error {
 	name, err := lockName(r)
 	if err != nil {
@@ -110,14 +114,19 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	rel, err := s.engine.Release(r.Context(), name, req.Lease)
+	var rel lockd.Released
+	if req.Hold != "" {
+		rel, err = s.engine.ReleaseHold(r.Context(), name, req.Lease, req.Hold)
+	} else {
+		rel, err = s.engine.Release(r.Context(), name, req.Lease)
+	}
 	switch {
 	case errors.Is(err, lockd.ErrNotHeld):
 		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})
 	case err != nil:
 		return err
 	}
-	return writeJSON(w, http.StatusOK, wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence})
+	return writeJSON(w, http.StatusOK, wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence, Holds: rel.Holds})
 }
 
 // handleInspect serves GET /v1/locks/{name}.

@@ -73,6 +73,10 @@ func Run(t *testing.T, cfg Config) {
 		{"Health", s.health},
 		{"MutualExclusion", s.mutex},
 		{"Semaphore", s.semaphore},
+		{"Reentrant", s.reentrant},
+		{"ReentrantRetry", s.reentrantRetry},
+		{"ReentrantMismatch", s.reentrantMismatch},
+		{"ReentrantInvalid", s.reentrantInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)

@@ -59,6 +59,10 @@ type entry struct {
 	metadata   []byte
 	// byOwner lets the owner label release the lock (ReleaseByOwner).
 	byOwner bool
+	// reentrant is set for a lease granted with AcquireOptions.Reentrant;
+	// holds then lists its holds, oldest first.
+	reentrant bool
+	holds     []string
 	// minted is closed once the entry's fence is minted; nil when the
 	// fence is known. A pending entry holds the lock but is not yet
 	// returned to anyone.
@@ -118,6 +122,12 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		if cur.minted != nil {
 			return lockd.Lease{}, nil, cur.minted, nil
 		}
+		if cur.reentrant != opts.Reentrant {
+			return lockd.Lease{}, nil, nil, lockd.GrantMismatch("reentrant")
+		}
+		if opts.Reentrant {
+			cur.hold(opts.Hold)
+		}
 		// The holder asks again with its lease (a retry after a timeout,
 		// say): refresh and hand back the same grant.
 		cur.ttl = opts.TTL
@@ -126,7 +136,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		if len(opts.Metadata) > 0 {
 			cur.metadata = opts.Metadata
 		}
-		return cur.lease(name), nil, nil, nil
+		return cur.lease(name, opts.Hold), nil, nil, nil
 	}
 	cur := &entry{
 		owner:      opts.Owner,
@@ -136,17 +146,21 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		expiresAt:  now.Add(opts.TTL),
 		metadata:   opts.Metadata,
 		byOwner:    opts.ReleaseByOwner,
+		reentrant:  opts.Reentrant,
+	}
+	if opts.Reentrant {
+		cur.hold(opts.Hold)
 	}
 	e.locks[name] = cur
 	if e.minter == nil {
 		e.fence++
 		cur.fence = e.fence
-		return cur.lease(name), nil, nil, nil
+		return cur.lease(name, opts.Hold), nil, nil, nil
 	}
 	// Mint outside the engine's mutex, so a slow store holds up only this
 	// lock; the pending entry keeps others out meanwhile.
 	cur.minted = make(chan struct{})
-	pending := cur.lease(name)
+	pending := cur.lease(name, opts.Hold)
 	locked = false
 	e.mu.Unlock()
 
@@ -171,7 +185,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		return lockd.Lease{}, nil, nil, err
 	}
 	cur.fence = fence
-	return cur.lease(name), nil, nil, nil
+	return cur.lease(name, opts.Hold), nil, nil, nil
 }
 
 // live returns the unexpired entry for name, dropping an expired one.
@@ -204,8 +218,12 @@ func (e *Engine) sweep() {
 	}
 }
 
-func (c *entry) lease(name string) lockd.Lease {
+// lease returns the lease c describes, naming hold (empty for a lease that
+// is not reentrant, or for an extend).
+func (c *entry) lease(name, hold string) lockd.Lease {
 	return lockd.Lease{
+		Hold:       hold,
+		Holds:      len(c.holds),
 		Name:       name,
 		Owner:      c.owner,
 		ID:         c.id,
@@ -246,7 +264,7 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	cur.ttl = ttl
 	cur.acquiredAt = now
 	cur.expiresAt = now.Add(ttl)
-	return cur.lease(name), nil
+	return cur.lease(name, ""), nil
 }
 
 // Release deletes the lock if leaseID holds it and says what it deleted.
@@ -255,7 +273,21 @@ func (e *Engine) Release(ctx context.Context, name, leaseID string) (lockd.Relea
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, func(c *entry) bool { return c.id == leaseID })
+	return e.release(ctx, name, "", func(c *entry) bool { return c.id == leaseID })
+}
+
+// ReleaseHold removes the hold named hold from the reentrant lease
+// leaseID, and frees the lock when it was the last. It returns
+// lockd.ErrNotHeld when the lease does not have that hold, and removes
+// nothing.
+func (e *Engine) ReleaseHold(ctx context.Context, name, leaseID, hold string) (lockd.Released, error) {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
+		return lockd.Released{}, err
+	}
+	if err := lockd.ValidateHold(hold); err != nil {
+		return lockd.Released{}, err
+	}
+	return e.release(ctx, name, hold, func(c *entry) bool { return c.id == leaseID })
 }
 
 // ReleaseByOwner deletes the lock if owner holds it under a grant made with
@@ -268,11 +300,13 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 	if err := lockd.ValidateOwner(owner); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, func(c *entry) bool { return c.byOwner && c.owner == owner })
+	return e.release(ctx, name, "", func(c *entry) bool { return c.byOwner && c.owner == owner })
 }
 
 // release deletes the live entry of name if mine says it is the caller's.
-func (e *Engine) release(ctx context.Context, name string, mine func(*entry) bool) (lockd.Released, error) {
+// For a reentrant lease it removes hold (the most recent one when hold is
+// empty), and deletes the entry with the last one.
+func (e *Engine) release(ctx context.Context, name, hold string, mine func(*entry) bool) (lockd.Released, error) {
 	if err := ctx.Err(); err != nil {
 		return lockd.Released{}, err
 	}
@@ -285,8 +319,20 @@ func (e *Engine) release(ctx context.Context, name string, mine func(*entry) boo
 	if cur == nil || cur.minted != nil || !mine(cur) {
 		return lockd.Released{}, lockd.ErrNotHeld
 	}
+	out := lockd.Released{Name: name, Owner: cur.owner, Fence: cur.fence}
+	switch {
+	case cur.reentrant:
+		if !cur.unhold(hold) {
+			return lockd.Released{}, lockd.ErrNotHeld
+		}
+		if out.Holds = len(cur.holds); out.Holds > 0 {
+			return out, nil
+		}
+	case hold != "":
+		return lockd.Released{}, lockd.ErrNotHeld
+	}
 	e.drop(name)
-	return lockd.Released{Name: name, Owner: cur.owner, Fence: cur.fence}, nil
+	return out, nil
 }
 
 // Inspect reports who holds the lock.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
-	"github.com/lockd/lockd/internal/waitq"
 )
 
 // Acquire grants the lock to opts.Owner under opts.Lease (a fresh lease
@@ -39,92 +38,23 @@ import (
 // answered too slowly; *lockd.ArgumentError for bad input. When ctx ends a
 // wait, the last attempt's error is joined with ctx.Err(). A failed attempt
 // deletes its lease from every node, including nodes that seemed to fail.
+//
+// With opts.Reentrant, an acquire with the lease that holds the lock adds
+// the hold opts.Hold (a retry with a hold the lease has adds nothing), with
+// the same fence, and a failed attempt removes only its own hold. An
+// acquire whose Reentrant differs from the lease's grant on any node is
+// refused with *lockd.ArgumentError (field "reentrant").
 func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
 	opts, err := opts.Prepare(name)
+	if err == nil {
+		err = e.checkTTL(opts.TTL)
+	}
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	if opts.Wait <= 0 {
-		if opts.Fair && e.lines.Len(name) > 0 {
-			return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
-		}
-		return e.tryAcquire(ctx, name, opts, false)
-	}
-	// Wait in line: after one attempt on arrival, only the head of the
-	// lock's queue calls the nodes.
-	start := time.Now()
-	deadline := start.Add(opts.Wait)
-	e.listen()
-	w := e.lines.Join(name)
-	granted := false
-	defer func() { e.lines.Leave(name, w, granted) }()
-	var last error // the last attempt that ran to its end
-	if opts.Fair && !w.Head() {
-		// Behind the others from the start: no attempt on arrival.
-		if !waitq.Pause(ctx, w.Turn(), deadline) {
-			return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
-		}
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 && e.isClosed() {
-			return lockd.Lease{}, e.waitEnded(ctx, last)
-		}
-		// Taken before the attempt, so that a release heard between the
-		// attempt and the pause below is not missed.
-		woken := e.lines.Woken(name)
-		at := time.Now()
-		lease, err := e.tryAcquire(ctx, name, opts, e.lines.Len(name) > 1)
-		if err == nil {
-			lease.Waited = at.Sub(start)
-			granted = true
-			return lease, nil
-		}
-		if ctx.Err() != nil {
-			// The context cut this attempt short; the one before, if any,
-			// is the real cause.
-			if last != nil {
-				err = last
-			}
-			return lockd.Lease{}, errors.Join(err, ctx.Err())
-		}
-		if !retryable(err) || !time.Now().Before(deadline) || e.isClosed() {
-			return lockd.Lease{}, err
-		}
-		last = err
-		if !w.Head() {
-			if !waitq.Pause(ctx, w.Turn(), deadline) {
-				return lockd.Lease{}, e.waitEnded(ctx, err)
-			}
-			if after, released := w.AfterGrant(); after {
-				// The one before us in line holds the lock now: an attempt
-				// before its release would be refused. Wait for that
-				// release (or the poll).
-				woken = released
-				err = nil
-			}
-		}
-		// The head: retry when a release is heard, when the holder's lease
-		// runs out, or at the poll interval, whichever comes first. With
-		// too few nodes answering, back off instead.
-		pause := e.cfg.waitPoll
-		var held *lockd.NotObtainedError
-		switch {
-		case err == nil: // a new holder, whose expiry we do not know: the poll
-		case errors.As(err, &held):
-			if held.Holder != nil {
-				pause = min(pause, max(time.Until(held.Holder.ExpiresAt), time.Millisecond))
-			}
-		default:
-			pause = e.backoff(attempt)
-		}
-		until := time.Now().Add(pause)
-		if deadline.Before(until) {
-			until = deadline
-		}
-		if !waitq.Pause(ctx, woken, until) && ctx.Err() != nil {
-			return lockd.Lease{}, e.waitEnded(ctx, err)
-		}
-	}
+	return e.wait(ctx, name, name, opts, func(othersWait bool) (lockd.Lease, error) {
+		return e.tryAcquire(ctx, name, opts, othersWait)
+	})
 }
 
 // retryable reports whether a waiting acquire tries again after err: the
@@ -158,6 +88,9 @@ const (
 	statusHeld = 0 // another lease holds the lock
 	statusSame = 1 // this lease already holds it (a retry)
 	statusNew  = 2 // it was free and is now ours
+	// statusMismatch: this lease holds it, reentrant and the acquire not,
+	// or the other way round; nothing was written.
+	statusMismatch = 3
 )
 
 type acquireReply struct {
@@ -167,21 +100,23 @@ type acquireReply struct {
 	owner   string // the other holder (statusHeld)
 	pttl    int64  // the other holder's remaining ms (statusHeld)
 	meta    string // our lease's stored metadata (statusSame)
+	holds   int64  // a reentrant lease's holds after the call (statusNew, statusSame)
 }
 
 func parseAcquire(v any) (acquireReply, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) < 2 {
+	if !ok || len(a) < 1 {
 		return acquireReply{}, fmt.Errorf("acquire: unexpected reply %v", v)
 	}
 	r := acquireReply{status: toInt(a[0])}
 	switch {
-	case r.status == statusNew:
-		r.counter = toInt(a[1])
-	case r.status == statusSame && len(a) >= 4:
-		r.fence, r.counter, r.meta = toInt(a[1]), toInt(a[2]), toStr(a[3])
+	case r.status == statusNew && len(a) >= 3:
+		r.counter, r.holds = toInt(a[1]), toInt(a[2])
+	case r.status == statusSame && len(a) >= 5:
+		r.fence, r.counter, r.meta, r.holds = toInt(a[1]), toInt(a[2]), toStr(a[3]), toInt(a[4])
 	case r.status == statusHeld && len(a) >= 3:
 		r.owner, r.pttl = toStr(a[1]), toInt(a[2])
+	case r.status == statusMismatch:
 	default:
 		return r, fmt.Errorf("acquire: unexpected reply %v", v)
 	}
@@ -191,7 +126,7 @@ func parseAcquire(v any) (acquireReply, error) {
 // grantsOK says whether a node's reply to the acquire script is a yes.
 func grantsOK(r reply) bool {
 	a := fields(r)
-	return len(a) > 0 && toInt(a[0]) != statusHeld
+	return len(a) > 0 && (toInt(a[0]) == statusNew || toInt(a[0]) == statusSame)
 }
 
 // newAttempt returns a random tag for one attempt, stored with its writes,
@@ -212,11 +147,12 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 	id, att := opts.Lease, newAttempt()
 	replies, late := e.round(ctx, timeout, nil, acquireScript, keys, []string{
 		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
-		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(othersWait),
+		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(othersWait), opts.Hold,
 	}, e.acquireDecided)
 
 	parsed := make([]acquireReply, len(replies))
-	yes := 0
+	yes, mismatch := 0, false
+	var holds []int64
 	for i := range replies {
 		if replies[i].err != nil {
 			continue
@@ -227,13 +163,22 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 			continue
 		}
 		parsed[i] = p
-		if p.status != statusHeld {
+		switch p.status {
+		case statusNew, statusSame:
 			yes++
+			holds = append(holds, p.holds)
+		case statusMismatch:
+			mismatch = true
 		}
 	}
 	fail := func(err error) (lockd.Lease, error) {
-		e.cleanup(name, id, att, timeout, replies, late)
+		e.cleanup(name, id, att, opts.Hold, timeout, replies, late)
 		return lockd.Lease{}, err
+	}
+	if mismatch {
+		// Refused even by one node: a lease's grants never mix reentrant
+		// holds with a plain grant.
+		return fail(lockd.GrantMismatch("reentrant"))
 	}
 	if yes < e.quorum {
 		answered := count(replies, isAnswer)
@@ -244,42 +189,26 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		return fail(err)
 	}
 
-	fence, needCommit := e.choose(parsed, replies)
 	meta := opts.Metadata
 	if meta == nil {
 		meta = storedMeta(parsed, replies)
 	}
-	expires := start.Add(opts.TTL - drift(opts.TTL))
-	if fence == 0 {
-		// A new grant under a store: its fence comes from the store, within
-		// validity, so fences are minted in the order grants are made.
-		mctx, cancel := context.WithDeadline(ctx, expires)
-		f, err := e.cfg.minter.MintFence(mctx, lockd.Lease{
-			Name: name, Owner: opts.Owner, ID: id, TTL: opts.TTL,
-			AcquiredAt: start, ExpiresAt: expires, Metadata: meta,
-		})
-		cancel()
-		if err != nil {
-			if !errors.Is(err, lockd.ErrStoreUnavailable) {
-				err = fmt.Errorf("%w: %w", lockd.ErrStoreUnavailable, err)
-			}
-			return fail(err)
-		}
-		fence, needCommit = f, true
+	lease := lockd.Lease{
+		Name:       name,
+		Owner:      opts.Owner,
+		ID:         id,
+		TTL:        opts.TTL,
+		AcquiredAt: start,
+		ExpiresAt:  start.Add(opts.TTL - drift(opts.TTL)),
+		Metadata:   meta,
+		Hold:       opts.Hold,
+		Holds:      int(mostCommon(holds)),
+	}
+	fence, err := e.fenceGrant(ctx, lease, timeout, parsed, replies, commitScript, keys, func(f string) []string { return []string{id, f} })
+	if err != nil {
+		return fail(err)
 	}
 	fenceArg := strconv.FormatInt(fence, 10)
-
-	if needCommit {
-		committed := func(r reply) bool { return r.err == nil && toInt(r.v) == 1 }
-		commits, _ := e.round(ctx, timeout, replies, commitScript, keys, []string{id, fenceArg}, e.quorumOrImpossible(committed))
-		if ok := count(commits, committed); ok < e.quorum {
-			return fail(e.quorumError("confirmed the fence", ok, commits))
-		}
-	}
-	if !time.Now().Before(expires) {
-		return fail(fmt.Errorf("%w: nodes answered after the lease's validity (%v) ran out",
-			lockd.ErrQuorumUnavailable, opts.TTL-drift(opts.TTL)))
-	}
 	// A node that says yes after the grant holds our lease with its own
 	// provisional fence: give it the grant's.
 	e.followUp(replies, late, keys[0], func(i int, r reply) {
@@ -290,16 +219,8 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		defer cancel()
 		call(cctx, e.nodes[i], commitScript, keys, []string{id, fenceArg})
 	})
-	return lockd.Lease{
-		Name:       name,
-		Owner:      opts.Owner,
-		ID:         id,
-		Fence:      fence,
-		TTL:        opts.TTL,
-		AcquiredAt: start,
-		ExpiresAt:  expires,
-		Metadata:   meta,
-	}, nil
+	lease.Fence = fence
+	return lease, nil
 }
 
 // acquireDecided decides an acquire round once a quorum said yes, or once
@@ -318,32 +239,10 @@ func (e *Engine) acquireDecided(replies []reply) bool {
 // fails, so the delete never overtakes the write. It returns once a quorum
 // of the nodes asked (or all of them, when fewer) deleted them, so the lock
 // is free again when the acquire answers; nodes that said held wrote
-// nothing and are not asked.
-func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []reply, late stragglers) {
-	keys, args := []string{e.lockKey(name)}, []string{id, "", att, e.releasedChannel(), name}
-	only := make([]reply, len(attempt))
-	asked := 0
-	for i, r := range attempt {
-		if isPending(r) || r.err == nil && !grantsOK(r) {
-			only[i].err = errSkipped
-			continue
-		}
-		asked++
-	}
-	if asked > 0 {
-		enough := min(asked, e.quorum)
-		_, _ = e.round(context.Background(), timeout, only, releaseScript, keys, args, func(replies []reply) bool {
-			return count(replies, isAnswer) >= enough
-		})
-	}
-	e.followUp(attempt, late, keys[0], func(i int, r reply) {
-		if r.err == nil && !grantsOK(r) {
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		call(cctx, e.nodes[i], releaseScript, keys, args)
-	})
+// nothing and are not asked. For a reentrant acquire it removes only the
+// attempt's hold: the lease's other holds, and the lock, stay.
+func (e *Engine) cleanup(name, id, att, hold string, timeout time.Duration, attempt []reply, late stragglers) {
+	e.undo(attempt, late, timeout, grantsOK, releaseScript, []string{e.lockKey(name)}, []string{id, "", att, e.releasedChannel(), name, hold})
 }
 
 // choose decides the fence of a grant from the nodes that said yes, and
@@ -359,7 +258,9 @@ func (e *Engine) cleanup(name, id, att string, timeout time.Duration, attempt []
 // round is skipped only when every granting node already stores the chosen
 // fence.
 func (e *Engine) choose(parsed []acquireReply, replies []reply) (fence int64, needCommit bool) {
-	yes := func(i int) bool { return replies[i].err == nil && parsed[i].status != statusHeld }
+	yes := func(i int) bool {
+		return replies[i].err == nil && (parsed[i].status == statusNew || parsed[i].status == statusSame)
+	}
 	var same []int64
 	for i, p := range parsed {
 		if yes(i) && p.status == statusSame && p.fence > 0 {

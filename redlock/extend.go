@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lockd/lockd"
@@ -46,6 +47,9 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	if err := lockd.ValidateExtendTTL(ttl); err != nil {
 		return lockd.Lease{}, err
 	}
+	if err := e.checkTTL(ttl); err != nil {
+		return lockd.Lease{}, err
+	}
 	start := time.Now()
 	timeout := e.cfg.nodeTimeout
 	if ttl > 0 {
@@ -54,8 +58,8 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	replies, _ := e.round(ctx, timeout, nil, extendScript, []string{e.lockKey(name)},
 		[]string{leaseID, strconv.FormatInt(ttl.Milliseconds(), 10)}, e.quorumOrImpossible(holdsLease))
 	lease := lockd.Lease{Name: name, ID: leaseID, AcquiredAt: start}
-	var fences []int64
-	byOwner := false
+	var fences, holds []int64
+	byOwner, holdList := false, ""
 	for _, r := range replies {
 		if !holdsLease(r) {
 			continue
@@ -71,6 +75,10 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 			lease.TTL = got
 		}
 		byOwner = byOwner || toStr(a[5]) == "1"
+		if len(a) >= 7 && toStr(a[6]) != "" {
+			holdList = toStr(a[6])
+			holds = append(holds, int64(len(strings.Fields(holdList))))
+		}
 	}
 	holders, failed := len(fences), count(replies, func(r reply) bool { return r.err != nil })
 	if holders < e.quorum {
@@ -80,19 +88,21 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 		return lockd.Lease{}, fmt.Errorf("%w: %d of %d nodes hold the lease, %d needed", lockd.ErrLost, holders, len(e.nodes), e.quorum)
 	}
 	lease.Fence = mostCommon(fences)
+	lease.Holds = int(mostCommon(holds))
 	lease.ExpiresAt = start.Add(lease.TTL - drift(lease.TTL))
 	if !time.Now().Before(lease.ExpiresAt) {
 		return lockd.Lease{}, fmt.Errorf("%w: nodes answered after the lease's validity (%v) ran out", lockd.ErrLost, lease.TTL-drift(lease.TTL))
 	}
-	e.reseed(ctx, lease, byOwner, replies)
+	e.reseed(ctx, lease, byOwner, holdList, replies)
 	return lease, nil
 }
 
 // reseed writes a lease that a quorum just confirmed back on the nodes that
 // answered that the lock is free there, with its fence and remaining
-// lifetime. It never overwrites another lease, and it is rare (a node that
-// lost its data), so it runs before Extend answers.
-func (e *Engine) reseed(ctx context.Context, l lockd.Lease, byOwner bool, replies []reply) {
+// lifetime, and for a reentrant lease one node's list of its holds. It never
+// overwrites another lease, and it is rare (a node that lost its data), so
+// it runs before Extend answers.
+func (e *Engine) reseed(ctx context.Context, l lockd.Lease, byOwner bool, holds string, replies []reply) {
 	free := make([]reply, len(replies))
 	todo := 0
 	for i, r := range replies {
@@ -108,6 +118,6 @@ func (e *Engine) reseed(ctx context.Context, l lockd.Lease, byOwner bool, replie
 	}
 	_, _ = e.round(ctx, e.callTimeout(l.TTL), free, reseedScript, []string{e.lockKey(l.Name), e.fenceKey()}, []string{
 		l.ID, l.Owner, strconv.FormatInt(l.Fence, 10), string(l.Metadata),
-		strconv.FormatInt(l.TTL.Milliseconds(), 10), strconv.FormatInt(max(left.Milliseconds(), 1), 10), flag(byOwner),
+		strconv.FormatInt(l.TTL.Milliseconds(), 10), strconv.FormatInt(max(left.Milliseconds(), 1), 10), flag(byOwner), holds,
 	}, allAnswered)
 }

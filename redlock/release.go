@@ -12,12 +12,30 @@ import (
 // least one deleted it; lockd.ErrNotHeld when a quorum answered and none
 // held the lease (already released, expired, or someone else's now);
 // ErrQuorumUnavailable when too few nodes answered to tell. A retried
-// release is harmless.
+// release is harmless, except for a reentrant lease: there it removes the
+// most recent hold on each node, and a retry may remove one more (use
+// ReleaseHold).
 func (e *Engine) Release(ctx context.Context, name, leaseID string) (lockd.Released, error) {
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, leaseID, "")
+	return e.release(ctx, name, leaseID, "", "")
+}
+
+// ReleaseHold removes the hold named hold of the reentrant lease leaseID
+// on every node that has it, and deletes the lock with its last hold. It
+// returns what it released, with the holds left (by most nodes), when a
+// quorum answered and at least one node removed the hold; lockd.ErrNotHeld
+// when a quorum answered and none had it; ErrQuorumUnavailable when too few
+// nodes answered to tell. A retried ReleaseHold is harmless.
+func (e *Engine) ReleaseHold(ctx context.Context, name, leaseID, hold string) (lockd.Released, error) {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
+		return lockd.Released{}, err
+	}
+	if err := lockd.ValidateHold(hold); err != nil {
+		return lockd.Released{}, err
+	}
+	return e.release(ctx, name, leaseID, "", hold)
 }
 
 // ReleaseByOwner is Release for a lock acquired with
@@ -32,28 +50,30 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 	if err := lockd.ValidateOwner(owner); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, "", owner)
+	return e.release(ctx, name, "", owner, "")
 }
 
 // release answers once a quorum answered: the nodes still running get the
 // delete too, in the background.
-func (e *Engine) release(ctx context.Context, name, leaseID, owner string) (lockd.Released, error) {
+func (e *Engine) release(ctx context.Context, name, leaseID, owner, hold string) (lockd.Released, error) {
 	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name)},
-		[]string{leaseID, owner, "", e.releasedChannel(), name}, e.quorumOrImpossible(isAnswer))
+		[]string{leaseID, owner, "", e.releasedChannel(), name, hold}, e.quorumOrImpossible(isAnswer))
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.Released{}, e.quorumError("answered", ok, replies)
 	}
 	out := lockd.Released{Name: name}
-	var fences []int64
+	var fences, holds []int64
 	for _, r := range replies {
-		if a := fields(r); len(a) >= 2 {
+		if a := fields(r); len(a) >= 3 {
 			out.Owner = toStr(a[0])
 			fences = append(fences, toInt(a[1]))
+			holds = append(holds, toInt(a[2]))
 		}
 	}
 	if len(fences) == 0 {
 		return lockd.Released{}, lockd.ErrNotHeld
 	}
 	out.Fence = mostCommon(fences)
+	out.Holds = int(mostCommon(holds))
 	return out, nil
 }

@@ -26,7 +26,9 @@ func (g *globals) emitGrant(l lockd.Lease) error {
 			"fence", strconv.FormatInt(gr.Fence, 10),
 			"ttl", (time.Duration(gr.TTLMs) * time.Millisecond).String(),
 			"expires", g.when(gr.ExpiresAt),
-			"metadata", string(gr.Metadata))
+			"metadata", string(gr.Metadata),
+			"hold", gr.Hold,
+			"holds", holdsText(gr.Holds))
 	})
 }
 
@@ -35,6 +37,8 @@ func (g *globals) newAcquire() *cobra.Command {
 		ttl, wait time.Duration
 		meta      []string
 		fair      bool
+		reentrant bool
+		lease     string
 	)
 	cmd := &cobra.Command{
 		Use:   "acquire NAME",
@@ -42,9 +46,14 @@ func (g *globals) newAcquire() *cobra.Command {
 		Long: "acquire takes the lock NAME for --ttl, waiting up to --wait while someone else holds it, and prints\n" +
 			"the grant. Keep the lease: it is the secret that extend and release need. Nothing renews the lease;\n" +
 			"it runs out after --ttl unless extended.\n\n" +
+			"With --reentrant the lease is reentrant: acquire --reentrant --lease LEASE takes one more hold on the\n" +
+			"lock under that lease (same fence), and each release removes one hold, the most recent first; the\n" +
+			"lock is free once every hold is released.\n\n" +
 			"Exits 75 when another lease holds the lock past --wait, 69 when lockd or its quorum is unavailable.",
 		Example: "  lockctl acquire orders:42 --ttl 30s --wait 5s --metadata job=nightly\n" +
-			"  lease=$(lockctl acquire orders:42 -o json | jq -r .lease)",
+			"  lease=$(lockctl acquire orders:42 -o json | jq -r .lease)\n" +
+			"  lease=$(lockctl acquire orders:42 --reentrant -o json | jq -r .lease)\n" +
+			"  lockctl acquire orders:42 --reentrant --lease \"$lease\"",
 		Args:              exactArgs("NAME"),
 		ValidArgsFunction: noFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,8 +68,12 @@ func (g *globals) newAcquire() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if lease != "" && !reentrant {
+				return usagef("--lease: only with --reentrant, to take one more hold under that lease")
+			}
 			// What lockd would refuse is refused here, before any request.
-			if _, err := (lockd.AcquireOptions{Owner: g.owner, TTL: ttl, Wait: wait, Metadata: md}).Prepare(name); err != nil {
+			o := lockd.AcquireOptions{Owner: g.owner, Lease: lease, TTL: ttl, Wait: wait, Metadata: md, Reentrant: reentrant}
+			if o, err = o.Prepare(name); err != nil {
 				return g.runErr(err)
 			}
 			c, err := g.client()
@@ -68,9 +81,23 @@ func (g *globals) newAcquire() *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if lease != "" {
+				// One more hold under a lease this command did not make: one
+				// request, as extend and release send theirs.
+				l, err := c.Engine().Acquire(cmd.Context(), name, o)
+				if err != nil {
+					return g.runErr(err)
+				}
+				return g.emitGrant(l)
+			}
 			opts := []client.AcquireOption{client.Owner(g.owner), client.TTL(ttl), client.Wait(wait), client.Metadata(md)}
 			if fair {
 				opts = append(opts, client.Fair())
+			}
+			holds := 0
+			if reentrant {
+				opts = append(opts, client.Reentrant())
+				holds = 1
 			}
 			l, err := c.Acquire(cmd.Context(), name, opts...)
 			if err != nil {
@@ -79,6 +106,7 @@ func (g *globals) newAcquire() *cobra.Command {
 			return g.emitGrant(lockd.Lease{
 				Name: l.Name(), Owner: l.Owner(), ID: l.ID(), Fence: l.Fence(),
 				TTL: l.TTL(), ExpiresAt: l.ExpiresAt(), Metadata: l.Metadata(),
+				Hold: l.Hold(), Holds: holds,
 			})
 		},
 	}
@@ -87,7 +115,18 @@ func (g *globals) newAcquire() *cobra.Command {
 	f.DurationVar(&wait, "wait", 0, "how long to keep trying while someone else holds the lock, up to 5m; 0 tries once")
 	f.BoolVar(&fair, "fair", false, "wait behind the acquires already waiting at this lockd instead of trying first; with --wait 0, refused while anyone waits")
 	f.StringArrayVar(&meta, "metadata", nil, "key=value stored with the lease and shown by inspect; repeat for more keys")
+	f.BoolVar(&reentrant, "reentrant", false, "make the lease reentrant: each acquire with it takes one more hold, each release removes one")
+	f.StringVar(&lease, "lease", "", "with --reentrant: take one more hold on the lock under this lease, which holds it")
 	return cmd
+}
+
+// holdsText is a reentrant lease's hold count for text output; "" for a
+// lease that is not reentrant.
+func holdsText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 // checkTTL returns a usage error unless ttl is one lockd accepts.

@@ -25,6 +25,9 @@ type AcquireRequest struct {
 	// Fair takes the acquire's place in line instead of trying on arrival
 	// (lockd.AcquireOptions.Fair).
 	Fair bool `json:"fair,omitempty"`
+	// Reentrant and Hold are lockd.AcquireOptions.Reentrant and Hold.
+	Reentrant bool   `json:"reentrant,omitempty"`
+	Hold      string `json:"hold,omitempty"`
 }
 
 // ExtendRequest is the body of POST /v1/locks/{name}/extend.
@@ -37,6 +40,9 @@ type ExtendRequest struct {
 // ReleaseRequest is the body of POST /v1/locks/{name}/release.
 type ReleaseRequest struct {
 	Lease string `json:"lease"`
+	// Hold, when set, releases that hold of a reentrant lease
+	// (lockd.Engine.ReleaseHold).
+	Hold string `json:"hold,omitempty"`
 }
 
 // Released answers a release: when released, the owner and fence of the
@@ -46,6 +52,8 @@ type Released struct {
 	Reason   string `json:"reason,omitempty"`
 	Owner    string `json:"owner,omitempty"`
 	Fence    int64  `json:"fence,omitempty"`
+	// Holds is how many holds a reentrant lease has left; omitted when 0.
+	Holds int `json:"holds,omitempty"`
 }
 
 // Lease answers an acquire or an extend.
@@ -60,6 +68,10 @@ type Lease struct {
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	// WaitedMs is lockd.Lease.Waited in whole milliseconds, rounded down.
 	WaitedMs int64 `json:"waited_ms,omitempty"`
+	// Hold and Holds are lockd.Lease.Hold and Holds, for a reentrant
+	// lease.
+	Hold  string `json:"hold,omitempty"`
+	Holds int    `json:"holds,omitempty"`
 }
 
 // FromLease returns the wire form of l.
@@ -74,6 +86,8 @@ func FromLease(l lockd.Lease) Lease {
 		ExpiresAt:  UTC(l.ExpiresAt),
 		Metadata:   l.Metadata,
 		WaitedMs:   l.Waited.Milliseconds(),
+		Hold:       l.Hold,
+		Holds:      l.Holds,
 	}
 }
 
@@ -89,6 +103,8 @@ func (l Lease) Domain() lockd.Lease {
 		ExpiresAt:  l.ExpiresAt,
 		Metadata:   l.Metadata,
 		Waited:     time.Duration(l.WaitedMs) * time.Millisecond,
+		Hold:       l.Hold,
+		Holds:      l.Holds,
 	}
 }
 

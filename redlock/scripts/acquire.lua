@@ -6,27 +6,49 @@
 -- ARGV[7] the attempt's tag (see release.lua), ARGV[8] '1' when the caller
 -- waits: a refusal then marks the lock ('w'), so that its release wakes
 -- the waiters (see release.lua); ARGV[9] '1' when others wait behind the
--- caller: a grant then marks the lock it makes.
--- Returns {2, counter} when the lock was free: it is now ours, and the
--- counter was incremented (our provisional fence, stored with the lease
+-- caller: a grant then marks the lock it makes; ARGV[10] the hold of a
+-- reentrant acquire, '' for a lease that is not reentrant.
+-- A reentrant lease keeps its holds, oldest first, space-separated in
+-- 'holds', and the tag of the attempt that last wrote each hold in
+-- 'a:<hold>' (instead of 'att'), so that the cleanup of a failed attempt
+-- removes only its own hold.
+-- Returns {2, counter, holds} when the lock was free: it is now ours, and
+-- the counter was incremented (our provisional fence, stored with the lease
 -- unless fences are minted elsewhere);
--- {1, fence, counter, metadata} when this lease already holds it (a retried
--- acquire): its TTL is refreshed, its metadata replaced when ARGV[4] is not
--- '', and the entry tagged with this attempt;
--- {0, owner, pttl} when another lease holds it.
-local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta')
+-- {1, fence, counter, metadata, holds} when this lease already holds it (a
+-- retried acquire, or one more hold): its TTL is refreshed, its metadata
+-- replaced when ARGV[4] is not '', the hold added unless it is there
+-- already, and the entry (or the hold) tagged with this attempt;
+-- {0, owner, pttl} when another lease holds it;
+-- {3} when this lease holds it but is reentrant and the acquire is not, or
+-- the other way round: nothing is written.
+local hold = ARGV[10] or ''
+local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta', 'holds')
 if cur[1] then
   if cur[1] == ARGV[1] then
+    if (hold ~= '') ~= (cur[5] ~= false) then
+      return {3}
+    end
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
     local meta = cur[4] or ''
     if ARGV[4] ~= '' then
       meta = ARGV[4]
     end
-    redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta, 'att', ARGV[7])
+    local n = 0
+    if hold == '' then
+      redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta, 'att', ARGV[7])
+    else
+      local holds = cur[5]
+      if not string.find(' ' .. holds .. ' ', ' ' .. hold .. ' ', 1, true) then
+        holds = holds .. ' ' .. hold
+      end
+      redis.call('HSET', KEYS[1], 'ttl', ARGV[3], 'meta', meta, 'holds', holds, 'a:' .. hold, ARGV[7])
+      n = select(2, string.gsub(holds, '%S+', ''))
+    end
     if ARGV[9] == '1' then
       redis.call('HSET', KEYS[1], 'w', '1')
     end
-    return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta}
+    return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta, n}
   end
   if ARGV[8] == '1' then
     -- Only a hint: on a full node (noeviction) the write is refused, and
@@ -40,9 +62,16 @@ local f = c
 if ARGV[6] == '1' then
   f = 0
 end
-redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', f, 'ttl', ARGV[3], 'meta', ARGV[4], 'byowner', ARGV[5], 'att', ARGV[7])
+redis.call('HSET', KEYS[1], 'lease', ARGV[1], 'owner', ARGV[2], 'fence', f, 'ttl', ARGV[3], 'meta', ARGV[4], 'byowner', ARGV[5])
+local n = 0
+if hold == '' then
+  redis.call('HSET', KEYS[1], 'att', ARGV[7])
+else
+  redis.call('HSET', KEYS[1], 'holds', hold, 'a:' .. hold, ARGV[7])
+  n = 1
+end
 if ARGV[9] == '1' then
   redis.call('HSET', KEYS[1], 'w', '1')
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {2, c}
+return {2, c, n}

@@ -8,8 +8,13 @@
 -- ARGV[4], when not '', is the channel on which a release of a lock that
 -- someone waits for (marked 'w' by acquire.lua) is announced, with ARGV[5],
 -- the lock's name, as the message: waiters wake at once instead of polling.
--- Returns {owner, fence} when it deleted the lock, else nil.
-local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner', 'att', 'w')
+-- ARGV[6], when not '', is a hold of a reentrant lease (see acquire.lua):
+-- only that hold is removed. Without it, a release of a reentrant lease
+-- removes its most recent hold (and a cleanup, which names its hold,
+-- nothing). The lock is deleted with its last hold.
+-- Returns {owner, fence, holds left} when it deleted the lock or a hold,
+-- else nil.
+local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner', 'att', 'w', 'holds')
 if not v[1] then
   return false
 end
@@ -21,11 +26,35 @@ elseif v[2] ~= ARGV[2] or v[4] ~= '1' then
   return false
 end
 local att = ARGV[3] or ''
-if att ~= '' and v[5] ~= att then
+local hold = ARGV[6] or ''
+if v[7] then
+  local holds = ' ' .. v[7] .. ' '
+  if hold == '' then
+    if att ~= '' then
+      return false
+    end
+    hold = string.match(v[7], '(%S+)$')
+  elseif not string.find(holds, ' ' .. hold .. ' ', 1, true) then
+    return false
+  end
+  if att ~= '' and redis.call('HGET', KEYS[1], 'a:' .. hold) ~= att then
+    return false
+  end
+  -- Hold values are hex digits: no pattern characters.
+  holds = string.gsub(holds, ' ' .. hold .. ' ', ' ', 1)
+  local n = select(2, string.gsub(holds, '%S+', ''))
+  if n > 0 then
+    redis.call('HSET', KEYS[1], 'holds', string.match(holds, '^%s*(.-)%s*$'))
+    redis.call('HDEL', KEYS[1], 'a:' .. hold)
+    return {v[2] or '', tonumber(v[3]) or 0, n}
+  end
+elseif hold ~= '' then
+  return false
+elseif att ~= '' and v[5] ~= att then
   return false
 end
 redis.call('DEL', KEYS[1])
 if v[6] == '1' and (ARGV[4] or '') ~= '' then
   redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
-return {v[2] or '', tonumber(v[3]) or 0}
+return {v[2] or '', tonumber(v[3]) or 0, 0}
