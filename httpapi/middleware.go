@@ -10,12 +10,14 @@ import (
 	"github.com/lockd/lockd"
 )
 
-// observe wraps every request: it logs it at debug level and turns a panic
-// in a handler into a logged internal error, so one bad request cannot take
+// observe wraps every request: it gives it an id (X-Request-Id, in every
+// log line and in the answer), logs it at debug level and turns a panic in
+// a handler into a logged internal error, so one bad request cannot take
 // its connection down silently. Metrics belong here too.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r = withRequestID(w, r)
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

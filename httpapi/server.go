@@ -129,6 +129,9 @@ func New(engine lockd.Engine, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	if _, ok := s.log.Handler().(requestIDHandler); !ok {
+		s.log = slog.New(requestIDHandler{s.log.Handler()})
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.observe(s.boundWrites(s.cleanPathsOnly(mux)))
