@@ -1,5 +1,5 @@
 // Package lockctl is lockd's command-line client: the command tree of the
-// lockctl command (acquire, extend, release, inspect, history, run, bench,
+// lockctl command (acquire, extend, release, inspect, history, run, elect, bench,
 // version, completion), built with cobra over the Go SDK (package client).
 // cmd/lockctl only wires Main to the process.
 //
@@ -141,6 +141,7 @@ func (g *globals) newRoot() *cobra.Command {
 		g.newInspect(),
 		g.newHistory(),
 		g.newRun(),
+		g.newElect(),
 		g.newBench(),
 		g.newVersion(),
 	)

@@ -88,25 +88,34 @@ func (g *globals) newRun() *cobra.Command {
 			"unless the lock was lost (70):\n" + exitCodeTable(),
 		Example: "  lockctl run reports:nightly --ttl 30s --wait 1m -- ./build-report.sh --full\n" +
 			"  lockctl run db:migrate --max-hold 10m --kill-grace 30s -- sh -c 'migrate --fence \"$LOCKD_FENCE\"'",
-		Args: runArgs,
-		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
-			if len(args) == 0 {
-				return nil, cobra.ShellCompDirectiveNoFileComp // NAME
-			}
-			return nil, cobra.ShellCompDirectiveDefault // COMMAND and its arguments
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rc.name, rc.argv = args[0], args[cmd.ArgsLenAtDash():]
-			return g.run(cmd.Context(), rc)
-		},
 	}
+	superviseCommand(cmd, &rc, "lease", "the lock", g.run)
 	f := cmd.Flags()
-	f.DurationVar(&rc.ttl, "ttl", lockd.DefaultTTL, "lease time-to-live, 100ms to 1h; keep-alive renews it about every third of it")
 	f.DurationVar(&rc.wait, "wait", 0, "how long to keep trying while someone else holds the lock, up to 5m; 0 tries once")
 	f.BoolVar(&rc.fair, "fair", false, "wait behind the acquires already waiting at this lockd instead of trying first; with --wait 0, refused while anyone waits")
-	f.DurationVar(&rc.maxHold, "max-hold", 0, "stop COMMAND, as for a lost lock, once the lock has been held this long; 0 sets no bound")
-	f.DurationVar(&rc.grace, "kill-grace", DefaultKillGrace, "how long COMMAND has between SIGTERM and SIGKILL once the lock is lost")
 	return cmd
+}
+
+// superviseCommand gives cmd what run and elect share: the arguments NAME
+// -- COMMAND and their completion, the flags --ttl (of what: "lease"),
+// --max-hold and --kill-grace (of held: "the lock"), and a RunE that calls
+// do with rc filled in.
+func superviseCommand(cmd *cobra.Command, rc *runConfig, what, held string, do func(context.Context, runConfig) error) {
+	cmd.Args = runArgs
+	cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp // NAME
+		}
+		return nil, cobra.ShellCompDirectiveDefault // COMMAND and its arguments
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		rc.name, rc.argv = args[0], args[cmd.ArgsLenAtDash():]
+		return do(cmd.Context(), *rc)
+	}
+	f := cmd.Flags()
+	f.DurationVar(&rc.ttl, "ttl", lockd.DefaultTTL, what+" time-to-live, 100ms to 1h; keep-alive renews it about every third of it")
+	f.DurationVar(&rc.maxHold, "max-hold", 0, "stop COMMAND, as for a loss, once "+held+" has been held this long; 0 sets no bound")
+	f.DurationVar(&rc.grace, "kill-grace", DefaultKillGrace, "how long COMMAND has between SIGTERM and SIGKILL once "+held+" is lost")
 }
 
 // runArgs checks run's arguments: NAME, then COMMAND and its arguments
@@ -144,14 +153,49 @@ func (rc runConfig) check(owner string) error {
 	return err
 }
 
+// held is what a command runs under: a lock's lease, or a leadership.
+type held struct {
+	lease *client.Lease
+	// subject names what is held in messages: lock "x", leadership of "x".
+	subject string
+	// env is what the command gets besides the lease's variables.
+	env []string
+	// free releases what is held (a resignation, for a leadership).
+	free func(ctx context.Context) error
+}
+
+// taker gets what a command runs under, with keep-alive bound to kctx;
+// ctx ending stops only the wait.
+type taker func(ctx, kctx context.Context, c *client.Client) (held, error)
+
 // run takes the lock, runs the command under it and releases it. Its
 // error carries the exit status: the command's own, or one of lockctl's
 // when the command did not run or was stopped.
 func (g *globals) run(ctx context.Context, rc runConfig) error {
+	return g.supervised(ctx, rc, fmt.Sprintf("lock %q", rc.name), func(ctx, kctx context.Context, c *client.Client) (held, error) {
+		opts := []client.AcquireOption{client.Owner(g.owner), client.TTL(rc.ttl), client.Wait(rc.wait),
+			client.KeepAlive(), client.MaxHold(rc.maxHold)}
+		if rc.fair {
+			opts = append(opts, client.Fair())
+		}
+		l, err := c.Acquire(kctx, rc.name, opts...)
+		if err != nil {
+			return held{}, err
+		}
+		return held{lease: l, subject: fmt.Sprintf("lock %q", rc.name), free: l.Release}, nil
+	})
+}
+
+// supervised checks rc, takes what the command runs under with take, runs
+// the command, stops it if that is lost, and frees it when the command
+// exits. subject names what is taken in messages before it is. Its error
+// carries the exit status: the command's own, or one of lockctl's when
+// the command did not run or was stopped.
+func (g *globals) supervised(ctx context.Context, rc runConfig, subject string, take taker) error {
 	if err := rc.check(g.owner); err != nil {
 		return g.runErr(err)
 	}
-	// A command that cannot be found is reported before the lock is taken.
+	// A command that cannot be found is reported before anything is taken.
 	if _, err := exec.LookPath(rc.argv[0]); err != nil {
 		return startError(rc.argv[0], err)
 	}
@@ -173,28 +217,28 @@ func (g *globals) run(ctx context.Context, rc runConfig) error {
 	// single requests, not the hold.
 	kctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
-	l, err := g.acquireForRun(ctx, kctx, stop, sigs, c, rc)
+	h, err := g.takeForRun(ctx, kctx, stop, sigs, c, subject, take)
 	if err != nil {
 		return err
 	}
-
-	cmd.Env = append(os.Environ(),
+	l := h.lease
+	cmd.Env = append(append(os.Environ(),
 		envName+"="+l.Name(),
 		envLease+"="+l.ID(),
 		envFence+"="+strconv.FormatInt(l.Fence(), 10),
-		envURL+"="+g.url)
+		envURL+"="+g.url), h.env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = g.stdin, g.stdout, g.stderr
 	cmd.WaitDelay = pipeWaitDelay
 	if err := cmd.Start(); err != nil {
-		g.release(ctx, l)
+		g.release(ctx, h)
 		return startError(rc.argv[0], err)
 	}
-	status, lost := g.supervise(cmd, l, sigs, rc)
+	status, lost := g.supervise(cmd, h, sigs, rc)
 	if !errors.Is(lost, lockd.ErrLost) {
 		// A lost lease has nothing left to free: it ran out, or lockd
 		// said it no longer holds the lock. A lease past --max-hold holds
 		// it until its TTL unless released.
-		g.release(ctx, l)
+		g.release(ctx, h)
 	}
 	if lost != nil {
 		return &exitError{code: ExitLost, err: lost} // said when it happened
@@ -205,48 +249,43 @@ func (g *globals) run(ctx context.Context, rc runConfig) error {
 	return &exitError{code: status} // the command's own status, nothing to add
 }
 
-// acquired is the outcome of an Acquire.
-type acquired struct {
-	l   *client.Lease
+// taken is the outcome of a taker.
+type taken struct {
+	h   held
 	err error
 }
 
-// acquireForRun takes the lock with keep-alive bound to kctx. ctx ending,
-// or a signal, stops the wait: kctx is then cancelled with stop, a lease
-// granted meanwhile is released, and the error says the command was not
-// started.
-func (g *globals) acquireForRun(ctx, kctx context.Context, stop context.CancelFunc, sigs <-chan os.Signal, c *client.Client, rc runConfig) (*client.Lease, error) {
-	ch := make(chan acquired, 1)
+// takeForRun runs take with keep-alive bound to kctx. ctx ending, or a
+// signal, stops the wait: kctx is then cancelled with stop, what was taken
+// meanwhile is freed, and the error says the command was not started.
+func (g *globals) takeForRun(ctx, kctx context.Context, stop context.CancelFunc, sigs <-chan os.Signal, c *client.Client, subject string, take taker) (held, error) {
+	ch := make(chan taken, 1)
 	go func() {
-		opts := []client.AcquireOption{client.Owner(g.owner), client.TTL(rc.ttl), client.Wait(rc.wait),
-			client.KeepAlive(), client.MaxHold(rc.maxHold)}
-		if rc.fair {
-			opts = append(opts, client.Fair())
-		}
-		l, err := c.Acquire(kctx, rc.name, opts...)
-		ch <- acquired{l, err}
+		h, err := take(ctx, kctx, c)
+		ch <- taken{h, err}
 	}()
 	select {
 	case a := <-ch:
 		if a.err != nil {
-			return nil, g.runErr(a.err)
+			return held{}, g.runErr(a.err)
 		}
-		return a.l, nil
+		return a.h, nil
 	case <-ctx.Done():
 	case <-sigs:
 	}
 	stop()
 	if a := <-ch; a.err == nil {
-		g.release(ctx, a.l)
+		g.release(ctx, a.h)
 	}
-	return nil, &exitError{code: ExitInterrupted, err: context.Canceled,
-		msg: fmt.Sprintf("interrupted while waiting for lock %q; the command was not started", rc.name)}
+	return held{}, &exitError{code: ExitInterrupted, err: context.Canceled,
+		msg: fmt.Sprintf("interrupted while waiting for %s; the command was not started", subject)}
 }
 
 // supervise waits for the command to exit, passing on signals, and stops
 // it when the lease ends first. It returns the command's exit status and,
 // when the lock was lost or --max-hold passed while it ran, why.
-func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signal, rc runConfig) (int, error) {
+func (g *globals) supervise(cmd *exec.Cmd, h held, sigs <-chan os.Signal, rc runConfig) (int, error) {
+	l := h.lease
 	pgid := cmd.Process.Pid
 	exited := make(chan struct{})
 	go func() {
@@ -271,7 +310,7 @@ func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signa
 		case <-done:
 			done = nil
 			lost = l.Err()
-			fmt.Fprintf(g.stderr, "lockctl: %s; stopping the command: SIGTERM now, SIGKILL in %s\n", lossReason(rc, lost), rc.grace)
+			fmt.Fprintf(g.stderr, "lockctl: %s; stopping the command: SIGTERM now, SIGKILL in %s\n", lossReason(h.subject, rc, lost), rc.grace)
 			_ = signalGroup(pgid, syscall.SIGTERM)
 			killTimer = time.NewTimer(rc.grace)
 			kill = killTimer.C
@@ -308,43 +347,44 @@ func (g *globals) supervise(cmd *exec.Cmd, l *client.Lease, sigs <-chan os.Signa
 		// The lease may have ended just as the command exited: a loss
 		// means the end of its run may not have been covered.
 		if err := l.Err(); err != nil && errors.Is(err, lockd.ErrLost) {
-			fmt.Fprintf(g.stderr, "lockctl: %s as the command exited\n", lossReason(rc, err))
+			fmt.Fprintf(g.stderr, "lockctl: %s as the command exited\n", lossReason(h.subject, rc, err))
 			lost = err
 		}
 	}
 	return exitStatus(cmd.ProcessState), lost
 }
 
-// release frees the lock, with its own bound (--timeout), so that it runs
-// whatever happened to ctx. A failure is reported as a warning: the
+// release frees what h holds, with its own bound (--timeout), so that it
+// runs whatever happened to ctx. A failure is reported as a warning: the
 // command's outcome decides the exit status, and the lease runs out at its
 // TTL anyway.
-func (g *globals) release(ctx context.Context, l *client.Lease) {
+func (g *globals) release(ctx context.Context, h held) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
 	defer cancel()
-	err := l.Release(rctx)
+	err := h.free(rctx)
 	if err == nil || errors.Is(err, lockd.ErrLost) || errors.Is(err, lockd.ErrNotHeld) {
 		return
 	}
 	_, msg := g.explain(rctx, g.runErr(err))
-	fmt.Fprintf(g.stderr, "lockctl: lock %q not released (%s); it runs out within %s\n", l.Name(), msg, l.TTL())
+	fmt.Fprintf(g.stderr, "lockctl: %s not released (%s); it runs out within %s\n", h.subject, msg, h.lease.TTL())
 }
 
-// lossReason says in one line why a lease ended while its command ran.
-func lossReason(rc runConfig, err error) string {
+// lossReason says in one line why the lease of subject (lock "x") ended
+// while its command ran.
+func lossReason(subject string, rc runConfig, err error) string {
 	switch {
 	case errors.Is(err, client.ErrMaxHold):
-		return fmt.Sprintf("lock %q held for --max-hold %s", rc.name, rc.maxHold)
+		return fmt.Sprintf("%s held for --max-hold %s", subject, rc.maxHold)
 	case errors.Is(err, client.ErrExpired):
-		s := fmt.Sprintf("lock %q lost: no successful renewal before the lease ran out", rc.name)
+		s := fmt.Sprintf("%s lost: no successful renewal before the lease ran out", subject)
 		if last := lastRenewal(err); last != nil {
 			s += " (last renewal: " + renewalFailure(last) + ")"
 		}
 		return s
 	case errors.Is(err, lockd.ErrLost):
-		return fmt.Sprintf("lock %q lost: lockd refused a renewal (the lease no longer holds the lock)", rc.name)
+		return fmt.Sprintf("%s lost: lockd refused a renewal (the lease no longer holds the lock)", subject)
 	}
-	return fmt.Sprintf("lock %q lost: %s", rc.name, oneLine(fmt.Sprint(err)))
+	return fmt.Sprintf("%s lost: %s", subject, oneLine(fmt.Sprint(err)))
 }
 
 // lastRenewal returns the last renewal's failure that Lease.Err joins to

@@ -367,17 +367,9 @@ func TestRunLost(t *testing.T) {
 			if err != nil || !alive(grandchild) {
 				t.Fatalf("grandchild %q (%v) not running", readFile(t, child), err)
 			}
-			paused := time.Now()
-			nodes[0].Pause()
-			nodes[1].Pause()
-			t.Cleanup(func() {
-				nodes[0].Resume()
-				nodes[1].Resume()
-			})
+			resume := pauseQuorum(t, nodes)
 			r := await(t, ch)
-			el := time.Since(paused)
-			nodes[0].Resume()
-			nodes[1].Resume()
+			el := resume()
 			wantCode(t, r, lockctl.ExitLost)
 			wantStderr(t, r, `lockctl: lock "run:lost" lost: no successful renewal before the lease ran out`,
 				"stopping the command: SIGTERM now, SIGKILL in 1s")
@@ -397,6 +389,24 @@ func TestRunLost(t *testing.T) {
 			t.Logf("run returned %v after the pause; stderr %q", el, r.stderr)
 		})
 	}
+}
+
+// pauseQuorum pauses two of three nodes until the returned function (or
+// the end of the test) resumes them; that returns how long they were
+// paused.
+func pauseQuorum(t *testing.T, nodes []*testenv.Redis) func() time.Duration {
+	t.Helper()
+	paused := time.Now()
+	nodes[0].Pause()
+	nodes[1].Pause()
+	resume := func() time.Duration {
+		el := time.Since(paused)
+		nodes[0].Resume()
+		nodes[1].Resume()
+		return el
+	}
+	t.Cleanup(func() { resume() })
+	return resume
 }
 
 // TestRunSignals sends signals to the lockctl side of a run: they reach
