@@ -162,7 +162,24 @@ type NodeHealth struct {
 	Latency time.Duration
 	// Error is the ping's failure, empty when OK.
 	Error string
+	// State says whether the node is counted in quorums, and if not, why:
+	// NodeUp, NodeDown, NodeRejoining or NodeRefused.
+	State string
 }
+
+// States of a node in NodeHealth.
+const (
+	// NodeUp is a node that answers and is counted in quorums.
+	NodeUp = "up"
+	// NodeDown is a node that does not answer, or fails its checks.
+	NodeDown = "down"
+	// NodeRejoining is a node that restarted and gets no vote until every
+	// lease it could have held has run out.
+	NodeRejoining = "rejoining"
+	// NodeRefused is a node that answers but gets no vote for what it is:
+	// an eviction policy that can drop locks, or another node's server.
+	NodeRefused = "refused"
+)
 
 // Released describes the lease a release deleted.
 type Released struct {

@@ -223,7 +223,7 @@ func (r *remote) Health(ctx context.Context) lockd.Health {
 	}
 	h := lockd.Health{Ready: out.Ready && err == nil}
 	for _, n := range out.Nodes {
-		h.Nodes = append(h.Nodes, lockd.NodeHealth{Addr: n.Addr, OK: n.OK, Latency: time.Duration(n.LatencyMs) * time.Millisecond, Error: n.Error})
+		h.Nodes = append(h.Nodes, lockd.NodeHealth{Addr: n.Addr, OK: n.OK, Latency: time.Duration(n.LatencyMs) * time.Millisecond, Error: n.Error, State: n.State})
 	}
 	return h
 }

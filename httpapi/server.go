@@ -292,15 +292,15 @@ func (s *Server) readiness(ctx context.Context) wire.Ready {
 	h := s.engine.Health(ctx)
 	body := wire.Ready{Ready: h.Ready, Nodes: make([]wire.Node, 0, len(h.Nodes))}
 	for _, n := range h.Nodes {
-		body.Nodes = append(body.Nodes, wire.Node{Addr: n.Addr, OK: n.OK, LatencyMs: n.Latency.Milliseconds(), Error: n.Error})
+		body.Nodes = append(body.Nodes, wire.Node{Addr: n.Addr, OK: n.OK, LatencyMs: n.Latency.Milliseconds(), Error: n.Error, State: n.State})
 	}
 	for _, c := range s.checks {
 		start := time.Now()
 		err := c.check(ctx)
-		n := wire.Node{Addr: c.name, OK: err == nil, LatencyMs: time.Since(start).Milliseconds()}
+		n := wire.Node{Addr: c.name, OK: err == nil, LatencyMs: time.Since(start).Milliseconds(), State: lockd.NodeUp}
 		if err != nil {
 			// The check's text may name hosts; the status is enough here.
-			n.Error = lockd.ErrorCode(err)
+			n.Error, n.State = lockd.ErrorCode(err), lockd.NodeDown
 			body.Ready = false
 			// Load balancers poll: one line a second per check is enough.
 			if suppressed, ok := s.warnings.allow("ready:" + c.name); ok {

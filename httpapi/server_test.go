@@ -94,11 +94,14 @@ func TestReadyz(t *testing.T) {
 		eng.health = func(context.Context) lockd.Health {
 			return lockd.Health{Ready: true, Nodes: []lockd.NodeHealth{
 				{Addr: "10.0.0.1:6379", OK: true, Latency: 3 * time.Millisecond},
-				{Addr: "10.0.0.2:6379", OK: false, Error: "connection refused"},
+				{Addr: "10.0.0.2:6379", OK: false, Error: "connection refused", State: lockd.NodeRejoining},
 				{Addr: "10.0.0.3:6379", OK: true, Latency: 1500 * time.Microsecond},
 			}}
 		}
 		got := wantStatus(t, send(t, newServer(t, eng), "GET", "/readyz", ""), http.StatusOK)
+		if nodes, _ := got["nodes"].([]any); len(nodes) == 3 && nodes[1].(map[string]any)["state"] != lockd.NodeRejoining {
+			t.Errorf("node 1's state %v, want %s", nodes[1], lockd.NodeRejoining)
+		}
 		if got["ready"] != true {
 			t.Errorf("got ready %v, want true", got["ready"])
 		}

@@ -367,9 +367,9 @@ func (e *Engine) Health(ctx context.Context) lockd.Health {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
-	h := lockd.NodeHealth{Addr: "memory", OK: !closed}
+	h := lockd.NodeHealth{Addr: "memory", OK: !closed, State: lockd.NodeUp}
 	if closed {
-		h.Error = errClosed.Error()
+		h.Error, h.State = errClosed.Error(), lockd.NodeDown
 	}
 	return lockd.Health{Ready: !closed, Nodes: []lockd.NodeHealth{h}}
 }

@@ -139,9 +139,9 @@ func (e *Engine) Health(ctx context.Context) lockd.Health {
 			defer cancel()
 			start := time.Now()
 			err := n.check(cctx)
-			nh := lockd.NodeHealth{Addr: n.addr(), OK: err == nil, Latency: time.Since(start)}
+			nh := lockd.NodeHealth{Addr: n.addr(), OK: err == nil, Latency: time.Since(start), State: lockd.NodeUp}
 			if err != nil {
-				nh.Error = err.Error()
+				nh.Error, nh.State = err.Error(), nodeState(err)
 			}
 			h.Nodes[i] = nh
 		}()

@@ -181,6 +181,17 @@ func (n *redisNode) rejoinLeft() time.Duration {
 	return max(time.Until(n.rejoinUntil), 0)
 }
 
+// nodeState names the state of a node whose check failed with err.
+func nodeState(err error) string {
+	switch {
+	case errors.Is(err, errRejoining):
+		return lockd.NodeRejoining
+	case errors.Is(err, errRefused):
+		return lockd.NodeRefused
+	}
+	return lockd.NodeDown
+}
+
 // checkTTL refuses a TTL above the engine's maximum, which the rejoin
 // delay relies on: a restarted node's locks must all have run out when it
 // votes again.

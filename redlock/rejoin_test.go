@@ -28,7 +28,7 @@ func newRejoinEngine(t *testing.T, maxTTL time.Duration, opts ...Option) (*Engin
 func rejoining(t *testing.T, e *Engine, i int) bool {
 	t.Helper()
 	n := e.Health(ctx(t)).Nodes[i]
-	return !n.OK && strings.Contains(n.Error, "rejoining")
+	return !n.OK && n.State == lockd.NodeRejoining && strings.Contains(n.Error, "rejoining")
 }
 
 // TestRejoinDelay restarts two of three nodes empty while a lock is held:

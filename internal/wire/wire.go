@@ -172,6 +172,9 @@ type Node struct {
 	OK        bool   `json:"ok"`
 	LatencyMs int64  `json:"latency_ms"`
 	Error     string `json:"error,omitempty"`
+	// State is up, down, rejoining or refused (lockd.NodeUp, ...); omitted
+	// for an engine that does not say.
+	State string `json:"state,omitempty"`
 }
 
 // History answers GET /v1/locks/{name}/history.
