@@ -30,4 +30,10 @@ var (
 	releaseScript = loadScript("release")
 	inspectScript = loadScript("inspect")
 	reseedScript  = loadScript("reseed")
+
+	semAcquireScript = loadSemScript("sem_acquire")
+	semCommitScript  = loadSemScript("sem_commit")
+	semExtendScript  = loadSemScript("sem_extend")
+	semReleaseScript = loadSemScript("sem_release")
+	semInspectScript = loadSemScript("sem_inspect")
 )

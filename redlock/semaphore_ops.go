@@ -1,0 +1,211 @@
+package redlock
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// permitSlot returns the slot of a node's sem_extend.lua reply that holds
+// the lease, or -1.
+func permitSlot(r reply) int {
+	a := fields(r)
+	if len(a) < 6 || toInt(a[0]) != 1 {
+		return -1
+	}
+	return int(toInt(a[5]))
+}
+
+// ExtendPermit pushes the permit's expiry to now+ttl on the nodes that
+// hold it, within validity; ttl 0 keeps the permit's TTL. The permit holds
+// while a quorum of nodes hold its lease on one slot.
+//
+// It returns lockd.ErrLost when so few nodes hold the permit on one slot
+// that not even the nodes that did not answer could make a quorum with
+// them, or when the quorum's answers came after the new validity ran out;
+// ErrQuorumUnavailable when it cannot tell (the permit may still be valid
+// until its old ExpiresAt); *lockd.ArgumentError for bad input.
+func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
+		return lockd.Lease{}, err
+	}
+	if err := lockd.ValidateExtendTTL(ttl); err != nil {
+		return lockd.Lease{}, err
+	}
+	if err := e.checkTTL(ttl); err != nil {
+		return lockd.Lease{}, err
+	}
+	start := time.Now()
+	timeout := e.cfg.nodeTimeout
+	if ttl > 0 {
+		timeout = e.callTimeout(ttl)
+	}
+	onOneSlot := func(replies []reply) int {
+		_, n := mostSlot(replies, permitSlot)
+		return n
+	}
+	replies, _ := e.round(ctx, timeout, nil, semExtendScript, []string{e.semKey(name)},
+		[]string{leaseID, strconv.FormatInt(ttl.Milliseconds(), 10)}, func(replies []reply) bool {
+			n, pending := onOneSlot(replies), count(replies, isPending)
+			return n >= e.quorum || n+pending < e.quorum
+		})
+	slot, holders := mostSlot(replies, permitSlot)
+	failed := count(replies, func(r reply) bool { return r.err != nil })
+	if holders < e.quorum {
+		if holders+failed >= e.quorum {
+			return lockd.Lease{}, e.quorumError("confirmed the permit", holders, replies)
+		}
+		return lockd.Lease{}, fmt.Errorf("%w: %d of %d nodes hold the permit, %d needed", lockd.ErrLost, holders, len(e.nodes), e.quorum)
+	}
+	lease := lockd.Lease{Name: name, ID: leaseID, AcquiredAt: start}
+	var fences []int64
+	for _, r := range replies {
+		if permitSlot(r) != slot {
+			continue
+		}
+		a := fields(r)
+		lease.Owner = toStr(a[1])
+		fences = append(fences, toInt(a[2]))
+		if m := toStr(a[3]); m != "" {
+			lease.Metadata = []byte(m)
+		}
+		if got := time.Duration(toInt(a[4])) * time.Millisecond; lease.TTL == 0 || got < lease.TTL {
+			lease.TTL = got
+		}
+	}
+	lease.Fence = mostCommon(fences)
+	lease.ExpiresAt = start.Add(lease.TTL - drift(lease.TTL))
+	if !time.Now().Before(lease.ExpiresAt) {
+		return lockd.Lease{}, fmt.Errorf("%w: nodes answered after the permit's validity (%v) ran out", lockd.ErrLost, lease.TTL-drift(lease.TTL))
+	}
+	return lease, nil
+}
+
+// mostSlot returns the slot that slotOf finds in the most replies (the
+// lowest among ties), and in how many; -1 and 0 when none.
+func mostSlot(replies []reply, slotOf func(reply) int) (slot, n int) {
+	counts := map[int]int{}
+	slot = -1
+	for _, r := range replies {
+		if s := slotOf(r); s >= 0 {
+			counts[s]++
+			if c := counts[s]; c > n || c == n && s < slot {
+				slot, n = s, c
+			}
+		}
+	}
+	return slot, n
+}
+
+// ReleasePermit deletes the permit on every node where leaseID holds it,
+// never touching another lease's, and announces the release to the
+// acquires that wait. It returns what it deleted when a quorum of nodes
+// answered and at least one deleted it; lockd.ErrNotHeld when a quorum
+// answered and none held the permit (released, expired); and
+// ErrQuorumUnavailable when too few nodes answered to tell. A retried
+// release is harmless.
+func (e *Engine) ReleasePermit(ctx context.Context, name, leaseID string) (lockd.Released, error) {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
+		return lockd.Released{}, err
+	}
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, semReleaseScript, []string{e.semKey(name)},
+		[]string{leaseID, "", e.releasedChannel(), lockd.SemaphoreLine(name)}, e.quorumOrImpossible(isAnswer))
+	if ok := count(replies, isAnswer); ok < e.quorum {
+		return lockd.Released{}, e.quorumError("answered", ok, replies)
+	}
+	out := lockd.Released{Name: name}
+	var fences []int64
+	for _, r := range replies {
+		if a := fields(r); len(a) >= 2 {
+			out.Owner = toStr(a[0])
+			fences = append(fences, toInt(a[1]))
+		}
+	}
+	if len(fences) == 0 {
+		return lockd.Released{}, lockd.ErrNotHeld
+	}
+	out.Fence = mostCommon(fences)
+	return out, nil
+}
+
+// permitView is what the nodes that hold one lease on one slot report.
+type permitView struct {
+	owner, meta string
+	fences      []int64
+	pttls       []int64
+}
+
+// permitViews groups sem_inspect.lua's replies by lease and slot, and
+// returns with them the limit of each node that has live permits.
+func permitViews(replies []reply) (map[string]*permitView, []int64) {
+	out := map[string]*permitView{}
+	var limits []int64
+	for _, r := range replies {
+		a := fields(r)
+		if len(a) < 1 {
+			continue
+		}
+		if l := toInt(a[0]); l > 0 {
+			limits = append(limits, l)
+		}
+		for i := 1; i+5 < len(a); i += 6 {
+			key := toStr(a[i]) + "/" + strconv.FormatInt(toInt(a[i+5]), 10)
+			v := out[key]
+			if v == nil {
+				v = &permitView{owner: toStr(a[i+1]), meta: toStr(a[i+3])}
+				out[key] = v
+			}
+			v.fences = append(v.fences, toInt(a[i+2]))
+			v.pttls = append(v.pttls, toInt(a[i+4]))
+		}
+	}
+	return out, limits
+}
+
+// InspectSemaphore reports the permits a quorum of nodes agree on (a
+// lease on one slot), soonest to expire first, and the limit they were
+// granted under; lease values never leave the engine. It returns
+// ErrQuorumUnavailable when fewer than a quorum answered.
+func (e *Engine) InspectSemaphore(ctx context.Context, name string) (lockd.SemaphoreInfo, error) {
+	if err := lockd.ValidateName(name); err != nil {
+		return lockd.SemaphoreInfo{}, err
+	}
+	start := time.Now()
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, semInspectScript, []string{e.semKey(name)}, nil, func(replies []reply) bool {
+		if count(replies, isAnswer) < e.quorum {
+			return false
+		}
+		pending := count(replies, isPending)
+		views, _ := permitViews(replies)
+		for _, v := range views {
+			if n := len(v.pttls); n < e.quorum && n+pending >= e.quorum {
+				return false // a node still to answer may make it a permit
+			}
+		}
+		return true
+	})
+	if ok := count(replies, isAnswer); ok < e.quorum {
+		return lockd.SemaphoreInfo{}, e.quorumError("answered", ok, replies)
+	}
+	info := lockd.SemaphoreInfo{Name: name}
+	views, limits := permitViews(replies)
+	for _, v := range views {
+		if len(v.pttls) < e.quorum {
+			continue
+		}
+		p := lockd.Permit{Owner: v.owner, Fence: mostCommon(v.fences), ExpiresAt: quorumExpiry(v.pttls, e.quorum, start)}
+		if v.meta != "" {
+			p.Metadata = []byte(v.meta)
+		}
+		info.Permits = append(info.Permits, p)
+	}
+	if len(info.Permits) > 0 {
+		info.Limit = int(mostCommon(limits))
+	}
+	slices.SortFunc(info.Permits, func(a, b lockd.Permit) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+	return info, nil
+}
