@@ -113,6 +113,11 @@ func (p permitEngine) Release(ctx context.Context, name, leaseID string) (lockd.
 	return p.sem.ReleasePermit(ctx, name, leaseID)
 }
 
+// ReleaseHold refuses: permits have no holds.
+func (p permitEngine) ReleaseHold(ctx context.Context, name, leaseID, hold string) (lockd.Released, error) {
+	return lockd.Released{}, &lockd.ArgumentError{Field: "hold", Reason: "permits have no holds"}
+}
+
 // semaphorePath builds the path of a semaphore route; see pathFor.
 func semaphorePath(name, action string) string {
 	p := "/v1/semaphores/" + url.PathEscape(name)
@@ -124,11 +129,9 @@ func semaphorePath(name, action string) string {
 
 // AcquirePermit sends POST /v1/semaphores/{name}/acquire.
 func (r *remote) AcquirePermit(ctx context.Context, name string, limit int, o lockd.AcquireOptions) (lockd.Lease, error) {
-	if err := lockd.ValidateName(name); err != nil {
+	// What the request cannot carry is refused here, as an engine would.
+	if _, err := o.PreparePermit(name, limit); err != nil {
 		return lockd.Lease{}, err
-	}
-	if o.ReleaseByOwner {
-		return lockd.Lease{}, &lockd.ArgumentError{Field: "release_by_owner", Reason: "is not offered for semaphore permits"}
 	}
 	a := acquireRequest(o)
 	n := int64(limit)

@@ -144,6 +144,10 @@ func TestPermitBadInput(t *testing.T) {
 			_, err := c.AcquirePermit(ctx, "a b", 1)
 			return err
 		}},
+		{"Reentrant", "reentrant", func(ctx context.Context) error {
+			_, err := c.AcquirePermit(ctx, "x", 1, client.Reentrant())
+			return err
+		}},
 		{"WithPermitLimit", "limit", func(ctx context.Context) error {
 			return c.WithPermit(ctx, "x", 0, func(context.Context, *client.Lease) error { return nil })
 		}},

@@ -339,6 +339,14 @@ func (s *semSuite) invalid(t *testing.T) {
 			_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "a", Lease: "XYZ"})
 			return err
 		}},
+		{"Reentrant", "reentrant", func(ctx context.Context) error {
+			_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "a", Reentrant: true})
+			return err
+		}},
+		{"ReleaseByOwner", "release_by_owner", func(ctx context.Context) error {
+			_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "a", ReleaseByOwner: true})
+			return err
+		}},
 		{"ExtendBadLease", "lease", func(ctx context.Context) error {
 			_, err := s.sem.ExtendPermit(ctx, name, "nope", time.Second)
 			return err
