@@ -2,8 +2,6 @@ package memlock
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -59,12 +57,7 @@ func (e *Engine) AcquirePermit(ctx context.Context, name string, limit int, opts
 // tryPermit makes one attempt, with the results of tryAcquire.
 func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
 	e.mu.Lock()
-	locked := true
-	defer func() {
-		if locked {
-			e.mu.Unlock()
-		}
-	}()
+	defer e.mu.Unlock()
 	if e.closed {
 		return lockd.Lease{}, nil, nil, errClosed
 	}
@@ -105,30 +98,12 @@ func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts loc
 		p.fence = e.fence
 		return p.lease(name, opts.Lease), nil, nil, nil
 	}
-	// Mint outside the engine's mutex, as tryAcquire does; the pending
-	// permit keeps its place meanwhile.
 	p.minted = make(chan struct{})
-	pending := p.lease(name, opts.Lease)
-	locked = false
-	e.mu.Unlock()
-
-	mctx, cancel := context.WithDeadline(ctx, pending.ExpiresAt)
-	fence, err := e.minter.MintFence(mctx, pending)
-	cancel()
-
-	e.mu.Lock()
-	locked = true
-	close(p.minted)
+	fence, err := e.mintFence(ctx, p.lease(name, opts.Lease), p.minted)
 	p.minted = nil
-	if err == nil && !time.Now().Before(p.expiresAt) {
-		err = errors.New("memlock: fence minted after the permit ran out")
-	}
 	if err != nil {
 		if s.permits[opts.Lease] == p {
 			e.dropPermit(name, s, opts.Lease)
-		}
-		if !errors.Is(err, lockd.ErrStoreUnavailable) {
-			err = fmt.Errorf("%w: %w", lockd.ErrStoreUnavailable, err)
 		}
 		return lockd.Lease{}, nil, nil, err
 	}
