@@ -36,6 +36,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				s.log.DebugContext(r.Context(), "request", requestAttrs(r),
 					slog.Int("status", rec.status), slog.Duration("elapsed", time.Since(start)))
 			}
+			if s.requests != nil {
+				route := r.Pattern
+				if route == "" {
+					route = "unmatched"
+				}
+				s.requests.ObserveRequest(route, rec.status, time.Since(start))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -55,6 +55,8 @@ type Server struct {
 	bodyReadTimeout time.Duration
 	writeTimeout    time.Duration
 	warnings        *logLimiter
+	requests        RequestObserver
+	metrics         http.Handler
 	elect           elections
 }
 
@@ -98,6 +100,27 @@ func WithJournal(j lockd.Journal) Option {
 // DefaultWriteTimeout.
 func WithWriteTimeout(d time.Duration) Option {
 	return func(s *Server) { s.writeTimeout = d }
+}
+
+// RequestObserver is told of every request answered: lockd's metrics
+// implement it. Its method is called concurrently and must not block.
+type RequestObserver interface {
+	// ObserveRequest reports one request: the route pattern that served
+	// it ("POST /v1/locks/{name}/acquire", never the path itself, which
+	// holds a name; "unmatched" when no route did), the status sent and
+	// how long answering took.
+	ObserveRequest(route string, status int, d time.Duration)
+}
+
+// WithRequestObserver reports every request to o. The default is none.
+func WithRequestObserver(o RequestObserver) Option {
+	return func(s *Server) { s.requests = o }
+}
+
+// WithMetrics serves GET /metrics with h, a Prometheus handler. Without
+// it, /metrics is 404.
+func WithMetrics(h http.Handler) Option {
+	return func(s *Server) { s.metrics = h }
 }
 
 // readyCheck is a dependency other than the engine's nodes that GET /readyz
@@ -178,6 +201,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 		{"POST", "/v1/elections/{name}/resign", s.api(s.handleResign)},
 		{"GET", "/v1/elections/{name}", s.api(s.handleLeader)},
 		{"GET", "/v1/elections/{name}/observe", s.api(s.handleObserve)},
+	}
+	if s.metrics != nil {
+		table = append(table, route{"GET", "/metrics", s.metrics})
 	}
 	allowed := make(map[string][]string)
 	var paths []string

@@ -173,18 +173,22 @@ func (s *Store) insertEvents(batch []eventDoc) error {
 	defer cancel()
 	_, err := s.events.InsertMany(ctx, batch, options.InsertMany().SetOrdered(false))
 	if err == nil {
+		s.written.Add(int64(len(batch)))
 		return nil
 	}
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
 		return err
 	}
+	written := len(batch)
 	for _, we := range bwe.WriteErrors {
 		if we.HasErrorCode(codeDuplicateKey) {
 			continue
 		}
+		written--
 		s.drop(batch[we.Index].event(), fmt.Errorf("rejected by MongoDB: %w", we))
 	}
+	s.written.Add(int64(written))
 	return nil
 }
 

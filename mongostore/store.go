@@ -100,6 +100,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	dropped   atomic.Int64
+	written   atomic.Int64
 	drops     dropLog
 }
 
@@ -182,6 +183,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // logged at Error: the last two one line each, with their content; those
 // Record dropped in lines of at most one a second (see Record).
 func (s *Store) Dropped() int64 { return s.dropped.Load() }
+
+// Written returns how many journal events have been written to MongoDB.
+func (s *Store) Written() int64 { return s.written.Load() }
+
+// Queued returns how many journal events wait in the queue to be written.
+func (s *Store) Queued() int { return len(s.queue) }
 
 // Close stops accepting journal events, writes those still queued (waiting
 // for MongoDB while ctx lasts) and disconnects. Events it could not write

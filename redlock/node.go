@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/lockd/lockd"
 )
 
 // node is one independent Redis master as the algorithm sees it. eval runs
@@ -236,7 +238,13 @@ func (n *redisNode) eval(ctx context.Context, s *script, keys, args []string) (a
 	if err == nil {
 		var v any
 		v, err = s.lua.Exec(ctx, c, keys, args).ToAny()
-		if err == nil || rueidis.IsRedisNil(err) {
+		if rueidis.IsRedisNil(err) {
+			err = nil
+		}
+		if o := n.cfg.observer; o != nil {
+			o.NodeCall(n.address, time.Since(start), err)
+		}
+		if err == nil {
 			return v, nil
 		}
 	}
@@ -285,6 +293,14 @@ func (n *redisNode) setBlocked(err error) {
 		old = n.blocked.Swap(nil)
 	} else {
 		old = n.blocked.Swap(&err)
+	}
+	if o := n.cfg.observer; o != nil {
+		switch {
+		case err == nil && old != nil:
+			o.NodeState(n.address, lockd.NodeUp)
+		case err != nil && (old == nil || kind(*old) != kind(err)):
+			o.NodeState(n.address, nodeState(err))
+		}
 	}
 	log := n.cfg.log.With(slog.String("node", n.address))
 	switch {

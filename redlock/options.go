@@ -51,7 +51,26 @@ type config struct {
 	maxTTL             time.Duration
 	rejoinDelay        time.Duration
 	rejoinSet          bool // WithRejoinDelay was given
+	observer           Observer
 }
+
+// Observer is told what the nodes do: lockd's metrics implement it. Its
+// methods are called concurrently and must not block.
+type Observer interface {
+	// Nodes declares the nodes, all up at first, and how many of them a
+	// quorum needs. New calls it once.
+	Nodes(addrs []string, quorum int)
+	// NodeCall reports one script call to a node: how long it took, and
+	// its failure or nil.
+	NodeCall(node string, d time.Duration, err error)
+	// NodeState reports that a node is now in state: lockd.NodeUp,
+	// NodeDown, NodeRejoining or NodeRefused.
+	NodeState(node, state string)
+}
+
+// WithObserver reports node calls and node states to o. The default is
+// none.
+func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
 
 // Option configures an Engine.
 type Option func(*config)

@@ -70,6 +70,9 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 	}
 	e.quorum = len(e.nodes)/2 + 1
 	e.gates = make([]gate, len(e.nodes))
+	if o := e.cfg.observer; o != nil {
+		o.Nodes(addrs, e.quorum)
+	}
 	return e, nil
 }
 

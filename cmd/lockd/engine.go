@@ -5,9 +5,14 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/memlock"
+	"github.com/lockd/lockd/metrics"
 	"github.com/lockd/lockd/mongostore"
 	"github.com/lockd/lockd/redlock"
 )
@@ -30,8 +35,15 @@ type backend struct {
 // answer at start (within ctx and the store's connect timeout), since
 // lockd fails closed without it. It returns an *lockd.ArgumentError for a
 // malformed node list and an error matching lockd.ErrStoreUnavailable when
-// MongoDB cannot be reached.
+// MongoDB cannot be reached. Everything reports to metrics on a registry of
+// its own, served at GET /metrics.
 func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return nil, err
+	}
 	var store *mongostore.Store
 	if cfg.mongoURI != "" {
 		var err error
@@ -44,11 +56,22 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 			return nil, err
 		}
 	}
-	b := &backend{}
+	b := &backend{opts: []httpapi.Option{
+		httpapi.WithRequestObserver(m),
+		httpapi.WithMetrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)})),
+	}}
+	var minter lockd.FenceMinter
+	if store != nil {
+		minter = metrics.Minter(store, m)
+		if err := m.Journal(store); err != nil {
+			_ = store.Close(ctx)
+			return nil, err
+		}
+	}
 	if len(cfg.redis) == 0 {
 		var opts []memlock.Option
 		if store != nil {
-			opts = append(opts, memlock.WithFenceMinter(store))
+			opts = append(opts, memlock.WithFenceMinter(minter))
 		}
 		b.engine, b.mode = memlock.New(opts...), httpapi.ModeDev
 	} else {
@@ -57,12 +80,13 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 			redlock.WithAllowEviction(cfg.allowEviction),
 			redlock.WithLogger(log),
 			redlock.WithMaxTTL(cfg.maxTTL),
+			redlock.WithObserver(m),
 		}
 		if cfg.rejoinDelay >= 0 {
 			opts = append(opts, redlock.WithRejoinDelay(cfg.rejoinDelay))
 		}
 		if store != nil {
-			opts = append(opts, redlock.WithFenceMinter(store))
+			opts = append(opts, redlock.WithFenceMinter(minter))
 		}
 		e, err := redlock.New(cfg.redis, opts...)
 		if err != nil {
@@ -74,9 +98,10 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 		b.engine, b.mode = e, httpapi.ModeRedis
 	}
 	inner := b.engine
+	b.engine = metrics.Engine(inner, m)
 	b.close = func(ctx context.Context) error { return inner.Close() }
 	if store != nil {
-		b.engine = lockd.Journaled(inner, store, cfg.instance)
+		b.engine = lockd.Journaled(b.engine, store, cfg.instance)
 		b.opts = append(b.opts, httpapi.WithJournal(store), httpapi.WithReadyCheck("mongodb", store.Ping))
 		b.close = func(ctx context.Context) error {
 			return errors.Join(inner.Close(), store.Close(ctx))
