@@ -55,6 +55,18 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// LogRequestIDs returns a logger that writes through l's handler and adds
+// the request id of the context it is given (InfoContext and the like) to
+// every line, as request_id. The server does this to its own logger; give
+// the engine's wrappers such a logger too, so that their lines name the
+// request.
+func LogRequestIDs(l *slog.Logger) *slog.Logger {
+	if _, ok := l.Handler().(requestIDHandler); ok {
+		return l
+	}
+	return slog.New(requestIDHandler{l.Handler()})
+}
+
 // requestIDHandler adds the request id of a record's context to it, so
 // that every line logged while serving a request names the request.
 type requestIDHandler struct{ slog.Handler }

@@ -152,9 +152,7 @@ func New(engine lockd.Engine, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	if _, ok := s.log.Handler().(requestIDHandler); !ok {
-		s.log = slog.New(requestIDHandler{s.log.Handler()})
-	}
+	s.log = LogRequestIDs(s.log)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.observe(s.boundWrites(s.cleanPathsOnly(mux)))

@@ -270,13 +270,17 @@ type grants struct {
 	at map[string]grant
 }
 
-type grant struct{ at, expires time.Time }
+type grant struct {
+	at, expires time.Time
+	owner       string
+	fence       int64
+}
 
 func grantKey(kind, name, lease string) string { return kind + "\x00" + name + "\x00" + lease }
 
 // add remembers a grant. When maxGrants are remembered, the expired ones
 // are forgotten first; if none has, the grant goes unmeasured.
-func (g *grants) add(key string, at, expires time.Time) {
+func (g *grants) add(key string, gr grant) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, ok := g.at[key]; ok {
@@ -291,7 +295,7 @@ func (g *grants) add(key string, at, expires time.Time) {
 		}
 	}
 	if len(g.at) < maxGrants {
-		g.at[key] = grant{at, expires}
+		g.at[key] = gr
 	}
 }
 
@@ -305,18 +309,11 @@ func (g *grants) extend(key string, expires time.Time) {
 	}
 }
 
-// take forgets key and returns when it was granted.
-func (g *grants) take(key string) (time.Time, bool) {
+// take forgets key and returns its grant.
+func (g *grants) take(key string) (grant, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	v, ok := g.at[key]
 	delete(g.at, key)
-	return v.at, ok
-}
-
-// drop forgets key (its lease was lost).
-func (g *grants) drop(key string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.at, key)
+	return v, ok
 }

@@ -2,7 +2,11 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/syncbuf"
 	"github.com/lockd/lockd/memlock"
 )
 
@@ -198,16 +203,60 @@ func TestGrantsBounded(t *testing.T) {
 	g := grants{at: map[string]grant{}}
 	past, future := time.Now().Add(-time.Second), time.Now().Add(time.Hour)
 	for i := range maxGrants {
-		g.add(grantKey(kindLock, "n", string(rune(i))), past, past)
+		g.add(grantKey(kindLock, "n", string(rune(i))), grant{at: past, expires: past})
 	}
-	g.add("one more", past, future)
+	g.add("one more", grant{at: past, expires: future})
 	if len(g.at) != 1 {
 		t.Fatalf("%d grants remembered, want the expired ones forgotten and 1 left", len(g.at))
 	}
 	for i := range maxGrants + 10 {
-		g.add(grantKey(kindLock, "n", string(rune(i))), past, future)
+		g.add(grantKey(kindLock, "n", string(rune(i))), grant{at: past, expires: future})
 	}
 	if len(g.at) != maxGrants {
 		t.Errorf("%d grants remembered, want at most %d", len(g.at), maxGrants)
+	}
+}
+
+// TestEventLog: one info line per grant, refusal after a wait, loss and
+// release, with name, owner, fence and times; none without the option.
+func TestEventLog(t *testing.T) {
+	var buf syncbuf.Buffer
+	e := Engine(memlock.New(), newMetrics(t), WithEventLog(slog.New(slog.NewJSONHandler(&buf, nil))))
+	t.Cleanup(func() { _ = e.Close() })
+	a, err := e.Acquire(ctxFor(t), "ev", lockd.AcquireOptions{Owner: "a", TTL: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Acquire(ctxFor(t), "ev", lockd.AcquireOptions{Owner: "b", Wait: 50 * time.Millisecond}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("b: %v", err)
+	}
+	if _, err := e.Acquire(ctxFor(t), "ev", lockd.AcquireOptions{Owner: "c"}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("c: %v", err)
+	}
+	if _, err := e.Release(ctxFor(t), "ev", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Acquire(ctxFor(t), "short", lockd.AcquireOptions{Owner: "s", TTL: lockd.MinTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * lockd.MinTTL)
+	if _, err := e.Extend(ctxFor(t), "short", s.ID, 0); !errors.Is(err, lockd.ErrLost) {
+		t.Fatalf("extend after expiry: %v", err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		got = append(got, fmt.Sprintf("%v %v %v", m["msg"], m["name"], m["owner"]))
+		if m["msg"] == "released" && (m["fence"] != float64(a.Fence) || m["held_ms"] == nil) {
+			t.Errorf("release line %v, want fence %d and a hold time", m, a.Fence)
+		}
+	}
+	want := []string{"granted ev a", "not obtained after waiting ev b", "released ev a", "granted short s", "lost short s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("event lines %v, want %v (no line for c, which did not wait)", got, want)
 	}
 }

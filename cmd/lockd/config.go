@@ -35,6 +35,7 @@ type config struct {
 	retention       time.Duration
 	instance        string
 	pprofAddr       string
+	eventLog        bool
 }
 
 // command is lockd's flags and help. Its version is filled in by
@@ -57,6 +58,7 @@ dev mode: one process, state in memory, lost on exit.
 		{Flag: "instance", Env: "LOCKD_INSTANCE", Usage: "this instance's id in the journal; none means hostname-pid"},
 		{Flag: "log-format", Env: "LOCKD_LOG_FORMAT", Default: "text", Usage: "log format: text or json"},
 		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
+		{Flag: "event-log", Env: "LOCKD_EVENT_LOG", Bool: true, Default: "true", Usage: "log one info line per grant, refusal after a wait, loss and release (name, owner, fence, wait, hold time)"},
 		{Flag: "pprof", Env: "LOCKD_PPROF", Usage: "serve Go's profiles (/debug/pprof/) on this host:port, apart from the API; none means off. Profiles show internals: keep it on a loopback address"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
 	},
@@ -151,6 +153,12 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 	}
 	cfg.retention = ret
 	cfg.pprofAddr = strings.TrimSpace(*values["pprof"])
+	switch v := *values["event-log"]; v {
+	case "true", "false":
+		cfg.eventLog = v == "true"
+	default:
+		return config{}, usageErrorf("--event-log (LOCKD_EVENT_LOG) %q: want true or false", v)
+	}
 	cfg.instance = *values["instance"]
 	if cfg.instance == "" {
 		cfg.instance = lockd.DefaultInstance()

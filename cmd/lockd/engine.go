@@ -98,7 +98,11 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 		b.engine, b.mode = e, httpapi.ModeRedis
 	}
 	inner := b.engine
-	b.engine = metrics.Engine(inner, m)
+	var mopts []metrics.EngineOption
+	if cfg.eventLog {
+		mopts = append(mopts, metrics.WithEventLog(httpapi.LogRequestIDs(log)))
+	}
+	b.engine = metrics.Engine(inner, m, mopts...)
 	b.close = func(ctx context.Context) error { return inner.Close() }
 	if store != nil {
 		b.engine = lockd.Journaled(b.engine, store, cfg.instance)
