@@ -159,16 +159,24 @@ func (r *remote) AcquirePermit(ctx context.Context, name string, limit int, o lo
 
 // ExtendPermit sends POST /v1/semaphores/{name}/extend.
 func (r *remote) ExtendPermit(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
+	return r.extend(ctx, semaphorePath, name, leaseID, ttl)
+}
+
+// extend sends an extend of leaseID to the route of name that path
+// builds (pathFor, semaphorePath).
+func (r *remote) extend(ctx context.Context, path func(name, action string) string, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Lease{}, err
 	}
 	in := wire.ExtendRequest{Lease: leaseID}
 	if ttl != 0 {
+		// Without ttl_ms the server keeps the lease's TTL.
 		ms := ttl.Milliseconds()
 		in.TTLMs = &ms
 	}
 	var out wire.Lease
-	if err := r.do(ctx, call{method: http.MethodPost, path: semaphorePath(name, "extend"), name: name, in: in, out: &out}); err != nil {
+	err := r.do(ctx, call{method: http.MethodPost, path: path(name, "extend"), name: name, in: in, out: &out})
+	if err != nil {
 		return lockd.Lease{}, err
 	}
 	return out.Domain(), nil

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/wire"
@@ -64,6 +66,12 @@ func (s *Server) handleExtendPermit(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	return s.extendWith(w, r, name, sem.ExtendPermit)
+}
+
+// extendWith serves an extend route for name: the body's lease and
+// ttl_ms (see extendTTL) go to extend, and the lease it answers goes back.
+func (s *Server) extendWith(w http.ResponseWriter, r *http.Request, name string, extend func(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error)) error {
 	var req wire.ExtendRequest
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
@@ -72,7 +80,7 @@ func (s *Server) handleExtendPermit(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	lease, err := sem.ExtendPermit(r.Context(), name, req.Lease, ttl)
+	lease, err := extend(r.Context(), name, req.Lease, ttl)
 	if err != nil {
 		return err
 	}

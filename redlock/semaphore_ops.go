@@ -30,20 +30,11 @@ func permitSlot(r reply) int {
 // ErrQuorumUnavailable when it cannot tell (the permit may still be valid
 // until its old ExpiresAt); *lockd.ArgumentError for bad input.
 func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	if err := lockd.ValidateLease(name, leaseID); err != nil {
-		return lockd.Lease{}, err
-	}
-	if err := lockd.ValidateExtendTTL(ttl); err != nil {
-		return lockd.Lease{}, err
-	}
-	if err := e.checkTTL(ttl); err != nil {
+	timeout, err := e.checkExtend(name, leaseID, ttl)
+	if err != nil {
 		return lockd.Lease{}, err
 	}
 	start := time.Now()
-	timeout := e.cfg.nodeTimeout
-	if ttl > 0 {
-		timeout = e.callTimeout(ttl)
-	}
 	onOneSlot := func(replies []reply) int {
 		_, n := mostSlot(replies, permitSlot)
 		return n
@@ -83,6 +74,24 @@ func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 		return lockd.Lease{}, fmt.Errorf("%w: nodes answered after the permit's validity (%v) ran out", lockd.ErrLost, lease.TTL-drift(lease.TTL))
 	}
 	return lease, nil
+}
+
+// checkExtend validates an extend's input and returns the timeout of its
+// calls to the nodes.
+func (e *Engine) checkExtend(name, leaseID string, ttl time.Duration) (time.Duration, error) {
+	if err := lockd.ValidateLease(name, leaseID); err != nil {
+		return 0, err
+	}
+	if err := lockd.ValidateExtendTTL(ttl); err != nil {
+		return 0, err
+	}
+	if err := e.checkTTL(ttl); err != nil {
+		return 0, err
+	}
+	if ttl > 0 {
+		return e.callTimeout(ttl), nil
+	}
+	return e.cfg.nodeTimeout, nil
 }
 
 // mostSlot returns the slot that slotOf finds in the most replies (the
