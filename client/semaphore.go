@@ -218,5 +218,5 @@ func releasedOf(name string, out wire.Released) (lockd.Released, error) {
 		}
 		return lockd.Released{}, lockd.ErrNotHeld
 	}
-	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence}, nil
+	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence, Holds: out.Holds}, nil
 }
