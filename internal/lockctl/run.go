@@ -67,6 +67,7 @@ type runConfig struct {
 	maxHold time.Duration // 0: no bound
 	grace   time.Duration // between SIGTERM and SIGKILL
 	fair    bool          // wait behind the acquires already waiting
+	permits int           // run under one of this many permits of the semaphore name; 0: the lock name
 }
 
 func (g *globals) newRun() *cobra.Command {
@@ -84,6 +85,9 @@ func (g *globals) newRun() *cobra.Command {
 			"--max-hold passes, run says why on stderr, sends SIGTERM to COMMAND's process group, SIGKILL after\n" +
 			"--kill-grace, and exits 70. COMMAND is never started when the lock is not obtained within --wait\n" +
 			"(75), when lockd or its quorum is unavailable (69), or when it cannot be found (127).\n\n" +
+			"With --semaphore N, run takes one of at most N live permits of the semaphore NAME instead of the\n" +
+			"lock NAME (semaphore names are apart from lock names), and everything else is the same: " + envFence + "\n" +
+			"is the permit's fence, and a full semaphore past --wait exits 75.\n\n" +
 			"Exit statuses of lockctl; once COMMAND has run, run exits with COMMAND's status, whatever it is,\n" +
 			"unless the lock was lost (70):\n" + exitCodeTable(),
 		Example: "  lockctl run reports:nightly --ttl 30s --wait 1m -- ./build-report.sh --full\n" +
@@ -93,6 +97,7 @@ func (g *globals) newRun() *cobra.Command {
 	f := cmd.Flags()
 	f.DurationVar(&rc.wait, "wait", 0, "how long to keep trying while someone else holds the lock, up to 5m; 0 tries once")
 	f.BoolVar(&rc.fair, "fair", false, "wait behind the acquires already waiting at this lockd instead of trying first; with --wait 0, refused while anyone waits")
+	f.IntVar(&rc.permits, "semaphore", 0, "run under a permit of the semaphore NAME, of which at most this many (1 to 1024) are live at once, instead of the lock NAME; 0 takes the lock")
 	return cmd
 }
 
@@ -149,6 +154,9 @@ func (rc runConfig) check(owner string) error {
 	if rc.grace < 0 {
 		return usagef("--kill-grace %s: want 0 or more", rc.grace)
 	}
+	if rc.permits < 0 || rc.permits > lockd.MaxLimit {
+		return usagef("--semaphore %d: want 1 to %d permits, or 0 for the lock", rc.permits, lockd.MaxLimit)
+	}
 	_, err := (lockd.AcquireOptions{Owner: owner, TTL: rc.ttl, Wait: rc.wait}).Prepare(rc.name)
 	return err
 }
@@ -168,21 +176,34 @@ type held struct {
 // ctx ending stops only the wait.
 type taker func(ctx, kctx context.Context, c *client.Client) (held, error)
 
-// run takes the lock, runs the command under it and releases it. Its
-// error carries the exit status: the command's own, or one of lockctl's
-// when the command did not run or was stopped.
+// run takes the lock (or a permit, with --semaphore), runs the command
+// under it and releases it. Its error carries the exit status: the
+// command's own, or one of lockctl's when the command did not run or was
+// stopped.
 func (g *globals) run(ctx context.Context, rc runConfig) error {
-	return g.supervised(ctx, rc, fmt.Sprintf("lock %q", rc.name), func(ctx, kctx context.Context, c *client.Client) (held, error) {
+	subject := fmt.Sprintf("lock %q", rc.name)
+	if rc.permits > 0 {
+		subject = fmt.Sprintf("permit of semaphore %q", rc.name)
+	}
+	return g.supervised(ctx, rc, subject, func(_, kctx context.Context, c *client.Client) (held, error) {
 		opts := []client.AcquireOption{client.Owner(g.owner), client.TTL(rc.ttl), client.Wait(rc.wait),
 			client.KeepAlive(), client.MaxHold(rc.maxHold)}
 		if rc.fair {
 			opts = append(opts, client.Fair())
 		}
-		l, err := c.Acquire(kctx, rc.name, opts...)
+		var (
+			l   *client.Lease
+			err error
+		)
+		if rc.permits > 0 {
+			l, err = c.AcquirePermit(kctx, rc.name, rc.permits, opts...)
+		} else {
+			l, err = c.Acquire(kctx, rc.name, opts...)
+		}
 		if err != nil {
 			return held{}, err
 		}
-		return held{lease: l, subject: fmt.Sprintf("lock %q", rc.name), free: l.Release}, nil
+		return held{lease: l, subject: subject, free: l.Release}, nil
 	})
 }
 

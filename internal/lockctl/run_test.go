@@ -490,3 +490,73 @@ func TestRunUnavailable(t *testing.T) {
 		noFile(t, marker)
 	})
 }
+
+// TestRunSemaphore runs commands under permits of a semaphore: never more
+// at once than --semaphore, a full semaphore past --wait is exit 75, and
+// semaphore names are apart from lock names.
+func TestRunSemaphore(t *testing.T) {
+	const runners, limit = 4, 2
+	url, _ := serveRedlock(t)
+	t.Run("Limit", func(t *testing.T) {
+		log := filepath.Join(t.TempDir(), "log")
+		script := `echo "start $LOCKD_FENCE" >> '` + log + `'; sleep 0.3; echo "end $LOCKD_FENCE" >> '` + log + `'`
+		var chans []<-chan result
+		for range runners {
+			chans = append(chans, startRun(t.Context(), nil, "", append([]string{"--url", url, "run", "run:sem",
+				"--semaphore", strconv.Itoa(limit), "--ttl", "2s", "--wait", "20s", "--"}, sh(t, script)...)...))
+		}
+		for _, ch := range chans {
+			wantCode(t, await(t, ch), lockctl.ExitOK)
+		}
+		live, most, fences := 0, 0, map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSuffix(readFile(t, log), "\n"), "\n") {
+			what, fence, _ := strings.Cut(line, " ")
+			switch what {
+			case "start":
+				live++
+				fences[fence] = true
+			case "end":
+				live--
+			}
+			most = max(most, live)
+		}
+		if most > limit || len(fences) != runners {
+			t.Errorf("%d commands at once (want at most %d), %d distinct fences (want %d): %q", most, limit, len(fences), runners, readFile(t, log))
+		}
+	})
+	t.Run("ErrNotObtained", func(t *testing.T) {
+		dir := t.TempDir()
+		ready, stop, marker := filepath.Join(dir, "ready"), filepath.Join(dir, "stop"), filepath.Join(dir, "ran")
+		holder := startRun(t.Context(), nil, "", append([]string{"--url", url, "run", "run:sem:full", "--semaphore", "1", "--"},
+			sh(t, "touch '"+ready+"'; while [ ! -e '"+stop+"' ]; do sleep 0.05; done")...)...)
+		waitFile(t, ready, 10*time.Second)
+		r := runAt(t, url, "run:sem:full", "--semaphore", "1", "--wait", "300ms", "--", "touch", marker)
+		wantCode(t, r, lockctl.ExitNotObtained)
+		noFile(t, marker)
+		// The lock of the same name is another thing: it is free.
+		wantCode(t, runAt(t, url, "run:sem:full", "--", "touch", marker), lockctl.ExitOK)
+		if err := os.WriteFile(stop, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, await(t, holder), lockctl.ExitOK)
+	})
+	t.Run("Lost", func(t *testing.T) {
+		url, nodes := serveRedlock(t)
+		ready := filepath.Join(t.TempDir(), "ready")
+		ch := startRun(t.Context(), nil, "", append([]string{"--url", url, "run", "run:sem:lost", "--semaphore", "2",
+			"--ttl", "1s", "--kill-grace", "1s", "--"}, sh(t, "touch '"+ready+"'; sleep 60")...)...)
+		waitFile(t, ready, 10*time.Second)
+		resume := pauseQuorum(t, nodes)
+		r := await(t, ch)
+		resume()
+		wantCode(t, r, lockctl.ExitLost)
+		wantStderr(t, r, `lockctl: permit of semaphore "run:sem:lost" lost: no successful renewal before the lease ran out`)
+	})
+	t.Run("ErrUsage", func(t *testing.T) {
+		for _, n := range []string{"-1", "1025"} {
+			r := runAt(t, url, "run:sem:usage", "--semaphore", n, "--", "true")
+			wantCode(t, r, lockctl.ExitUsage)
+			wantStderr(t, r, "--semaphore "+n+": want 1 to 1024 permits, or 0 for the lock")
+		}
+	})
+}
