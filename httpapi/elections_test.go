@@ -322,3 +322,14 @@ func TestObserveEndsOnDisconnect(t *testing.T) {
 		t.Fatal("the server still serves the stream 5s after its client left")
 	}
 }
+
+// TestObserveOutlivesWriteTimeout: the write timeout bounds each event's
+// write, not the stream: a stream with heartbeats lives past it.
+func TestObserveOutlivesWriteTimeout(t *testing.T) {
+	srv := newServer(t, nil, httpapi.WithWriteTimeout(100*time.Millisecond), httpapi.WithHeartbeat(20*time.Millisecond))
+	s := observe(t, srv.URL, "e")
+	wantLeader(t, s.next(t), "", 0)
+	time.Sleep(500 * time.Millisecond)
+	a := wantStatus(t, send(t, srv, "POST", "/v1/elections/e/campaign", `{"owner":"a"}`), http.StatusOK)
+	wantLeader(t, s.next(t), "a", a["term"].(float64))
+}
