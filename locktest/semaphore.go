@@ -32,6 +32,7 @@ func (s *suite) semaphore(t *testing.T) {
 		{"ReleaseErrNotHeld", ss.releaseTwice},
 		{"ErrLimitConflict", ss.limitConflict},
 		{"WakeOnRelease", ss.wakeOnRelease},
+		{"WakeMany", ss.wakeMany},
 		{"OwnNamespace", ss.namespace},
 		{"ErrInvalidArgument", ss.invalid},
 		{"NeverOverLimit", ss.neverOverLimit},
@@ -282,6 +283,53 @@ func (s *semSuite) wakeOnRelease(t *testing.T) {
 		t.Fatal("waiter not granted within 10s of the release")
 	}
 	s.mustRelease(t, name, b)
+}
+
+// wakeMany: two waiters of a full semaphore of 2 are both granted soon
+// after both permits end, released at once or expired: the first one's
+// grant does not make the second wait for a further release.
+func (s *semSuite) wakeMany(t *testing.T) {
+	for _, end := range []string{"Released", "Expired"} {
+		t.Run(end, func(t *testing.T) {
+			name := lockName(t)
+			ttl := 30 * time.Second
+			if end == "Expired" {
+				ttl = 600 * time.Millisecond
+			}
+			held := []lockd.Lease{
+				s.mustPermit(t, name, 2, lockd.AcquireOptions{Owner: "a", TTL: ttl}),
+				s.mustPermit(t, name, 2, lockd.AcquireOptions{Owner: "b", TTL: ttl}),
+			}
+			got := make(chan time.Time, 2)
+			for i := range 2 {
+				go func() {
+					_, err := s.sem.AcquirePermit(ctxFor(t), name, 2, lockd.AcquireOptions{Owner: fmt.Sprint("w", i), TTL: 5 * time.Second, Wait: 10 * time.Second})
+					if err != nil {
+						t.Errorf("waiter %d: %v", i, err)
+					}
+					got <- time.Now()
+				}()
+			}
+			time.Sleep(300 * time.Millisecond) // both wait in line
+			ended := held[1].ExpiresAt
+			if end == "Released" {
+				ended = time.Now()
+				for _, l := range held {
+					s.mustRelease(t, name, l)
+				}
+			}
+			for i := range 2 {
+				select {
+				case at := <-got:
+					if d := at.Sub(ended); d > 400*time.Millisecond {
+						t.Errorf("waiter %d granted %v after the permits ended, want within 400ms", i, d)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("waiter %d not granted within 10s", i)
+				}
+			}
+		})
+	}
 }
 
 // namespace: a semaphore and a lock of one name do not meet.

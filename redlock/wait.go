@@ -121,7 +121,9 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 			if !waitq.Pause(ctx, w.Turn(), deadline) {
 				return lockd.Lease{}, e.waitEnded(ctx, err)
 			}
-			if after, released := w.AfterGrant(); after {
+			// A grant of a permit may leave room for the next: only a
+			// lock's own line waits for the release.
+			if after, released := w.AfterGrant(); after && line != lockd.SemaphoreLine(name) {
 				// The one before us in line holds the lock now: an attempt
 				// before its release would be refused. Wait for that
 				// release (or the poll).
