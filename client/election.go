@@ -41,9 +41,9 @@ func (l *Leadership) Owner() string { return l.lease.Owner() }
 // should refuse a smaller one.
 func (l *Leadership) Term() int64 { return l.lease.Fence() }
 
-// Lease returns the leadership lease, for its ID, TTL and Extend.
-// Releasing it resigns, but observers at other lockd instances learn of
-// it only by polling; use Resign.
+// Lease returns the leadership lease, for its ID, TTL and Extend (which
+// goes through the lock extend route of the election's name). Its Release
+// is Resign.
 func (l *Leadership) Lease() *Lease { return l.lease }
 
 // Done returns a channel that closes when the leadership is over or may
@@ -286,19 +286,23 @@ func (s *sseSource) open(ctx context.Context) error {
 	// Until the answer's headers arrive the client's timeout applies;
 	// then the stream may last, but never idle past idleLimit.
 	idle := time.AfterFunc(s.r.timeout, cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.r.base+"/v1/elections/"+url.PathEscape(s.name)+"/observe", nil)
-	if err != nil {
+	stop := func() {
+		idle.Stop()
 		cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.r.base+electionPath(s.name, "observe"), nil)
+	if err != nil {
+		stop()
 		return fmt.Errorf("client: observe %q: %w", s.name, err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := s.r.hc.Do(req)
 	if err != nil {
-		cancel()
+		stop()
 		return &transientError{fmt.Errorf("client: observe %q: %w", s.name, err)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		defer cancel()
+		defer stop()
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 		return apiError(resp.StatusCode, b, s.name)
