@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -41,11 +42,15 @@ type config struct {
 // command is lockd's flags and help. Its version is filled in by
 // parseConfig, since buildVersion reads the binary's build info.
 var command = cli.Command{
-	Name: "lockd",
+	Name:   "lockd",
+	Usages: []string{"config print [flags]"},
 	About: `lockd serves distributed locks over HTTP/JSON. Without --redis it runs in
-dev mode: one process, state in memory, lost on exit.
+dev mode: one process, state in memory, lost on exit. Settings come from
+the flags, else their environment variables, else the YAML file --config
+names, else the defaults; "lockd config print" shows the result.
 `,
 	Settings: []cli.Setting{
+		{Flag: "config", Env: "LOCKD_CONFIG", Usage: "YAML file of settings, keyed by flag name (redis: [a:6379, b:6379]); flags and environment variables override it"},
 		{Flag: "addr", Env: "LOCKD_ADDR", Usage: "address to listen on, host:port; none means " + devAddr + " in dev mode (loopback only) and " + redisAddr + " in Redis mode"},
 		{Flag: "redis", Env: "LOCKD_REDIS", Usage: "comma-separated Redis host:port list; when set, lockd runs in Redis mode, else in dev mode (memory, one process)"},
 		{Flag: "node-timeout", Env: "LOCKD_NODE_TIMEOUT", Default: "200ms", Usage: "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
@@ -73,27 +78,50 @@ type usageError = cli.UsageError
 
 var usageErrorf = cli.Usagef
 
-// parseConfig reads args and env. It prints help or the version to stdout
-// and returns errExit when asked to, and returns a *usageError for bad
-// input (printing the usage to stderr when a flag is unknown or malformed).
-// Every message names a flag as --name, with its environment twin.
+// parseConfig reads args, env and the config file (--config), in that
+// order of precedence over the defaults. It prints help, the version or
+// the effective config ("lockd config print") to stdout and returns
+// errExit when asked to, and returns a *usageError for bad input (printing
+// the usage to stderr when a flag is unknown or malformed). Every message
+// names the setting: a flag as --name with its environment twin, or the
+// file's key.
 func parseConfig(args []string, env func(string) string, stdout, stderr io.Writer) (config, error) {
 	cmd := command
 	cmd.Version = buildVersion()
-	vals, err := cmd.Parse(args, env, stdout, stderr)
+	printing := len(args) > 0 && args[0] == "config"
+	if printing {
+		if len(args) < 2 || args[1] != "print" {
+			return config{}, usageErrorf("lockd config takes the subcommand print: lockd config print [flags]")
+		}
+		args = args[2:]
+	}
+	layers, err := cmd.ParseLayers(args, env, stdout, stderr)
 	if err != nil {
 		return config{}, err
 	}
-	values := make(map[string]*string, len(vals))
-	for k, v := range vals {
-		values[k] = &v
+	s, err := loadSettings(layers)
+	if err != nil {
+		return config{}, err
 	}
-	cfg := config{addr: *values["addr"], logFormat: *values["log-format"]}
-	if r := strings.TrimSpace(*values["redis"]); r != "" {
+	cfg, err := s.config()
+	if err != nil {
+		return config{}, err
+	}
+	if printing {
+		s.print(stdout)
+		return config{}, errExit
+	}
+	return cfg, nil
+}
+
+// config validates the settings into a config.
+func (s *settings) config() (config, error) {
+	cfg := config{addr: s.get("addr"), logFormat: s.get("log-format")}
+	if r := strings.TrimSpace(s.get("redis")); r != "" {
 		for _, a := range strings.Split(r, ",") {
 			a = strings.TrimSpace(a)
 			if a == "" {
-				return config{}, usageErrorf("--redis (LOCKD_REDIS) %q has an empty address", r)
+				return config{}, usageErrorf("%s %q has an empty address", s.label("redis"), r)
 			}
 			cfg.redis = append(cfg.redis, a)
 		}
@@ -105,63 +133,74 @@ func parseConfig(args []string, env func(string) string, stdout, stderr io.Write
 		}
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
-		return config{}, usageErrorf("--log-format (LOCKD_LOG_FORMAT) %q: want text or json", cfg.logFormat)
+		return config{}, usageErrorf("%s %q: want text or json", s.label("log-format"), cfg.logFormat)
 	}
-	switch lvl := *values["log-level"]; lvl {
+	switch lvl := s.get("log-level"); lvl {
 	case "debug", "info", "warn", "error":
 		// UnmarshalText knows these four; nothing else is accepted.
 		_ = cfg.logLevel.UnmarshalText([]byte(lvl))
 	default:
-		return config{}, usageErrorf("--log-level (LOCKD_LOG_LEVEL) %q: want debug, info, warn or error", lvl)
+		return config{}, usageErrorf("%s %q: want debug, info, warn or error", s.label("log-level"), lvl)
 	}
-	d, err := time.ParseDuration(*values["shutdown-timeout"])
-	if err != nil || d <= 0 {
-		return config{}, usageErrorf("--shutdown-timeout (LOCKD_SHUTDOWN_TIMEOUT) %q: want a positive duration like 10s", *values["shutdown-timeout"])
+	var err error
+	if cfg.shutdownTimeout, err = s.duration("shutdown-timeout", "a positive duration like 10s", func(d time.Duration) bool { return d > 0 }); err != nil {
+		return config{}, err
 	}
-	cfg.shutdownTimeout = d
-	nt, err := time.ParseDuration(*values["node-timeout"])
-	if err != nil || nt <= 0 {
-		return config{}, usageErrorf("--node-timeout (LOCKD_NODE_TIMEOUT) %q: want a positive duration like 200ms", *values["node-timeout"])
+	if cfg.nodeTimeout, err = s.duration("node-timeout", "a positive duration like 200ms", func(d time.Duration) bool { return d > 0 }); err != nil {
+		return config{}, err
 	}
-	cfg.nodeTimeout = nt
-	mt, err := time.ParseDuration(*values["max-ttl"])
-	if err != nil || mt < lockd.MinTTL || mt > lockd.MaxTTL {
-		return config{}, usageErrorf("--max-ttl (LOCKD_MAX_TTL) %q: want a duration in [%v, %v]", *values["max-ttl"], lockd.MinTTL, lockd.MaxTTL)
+	if cfg.maxTTL, err = s.duration("max-ttl", fmt.Sprintf("a duration in [%v, %v]", lockd.MinTTL, lockd.MaxTTL), func(d time.Duration) bool {
+		return d >= lockd.MinTTL && d <= lockd.MaxTTL
+	}); err != nil {
+		return config{}, err
 	}
-	cfg.maxTTL, cfg.rejoinDelay = mt, -1
-	if v := strings.TrimSpace(*values["rejoin-delay"]); v != "" {
-		rd, err := time.ParseDuration(v)
-		if err != nil || rd < 0 {
-			return config{}, usageErrorf("--rejoin-delay (LOCKD_REJOIN_DELAY) %q: want a duration like 1h, or 0", v)
+	cfg.rejoinDelay = -1
+	if strings.TrimSpace(s.get("rejoin-delay")) != "" {
+		if cfg.rejoinDelay, err = s.duration("rejoin-delay", "a duration like 1h, or 0", func(d time.Duration) bool { return d >= 0 }); err != nil {
+			return config{}, err
 		}
-		cfg.rejoinDelay = rd
 	}
-	switch v := *values["redis-allow-eviction"]; v {
-	case "true", "false":
-		cfg.allowEviction = v == "true"
-	default:
-		return config{}, usageErrorf("--redis-allow-eviction (LOCKD_REDIS_ALLOW_EVICTION) %q: want true or false", v)
+	if cfg.allowEviction, err = s.bool("redis-allow-eviction"); err != nil {
+		return config{}, err
 	}
-	cfg.mongoURI = strings.TrimSpace(*values["mongo"])
-	cfg.mongoDB = *values["mongo-db"]
+	cfg.mongoURI = strings.TrimSpace(s.get("mongo"))
+	cfg.mongoDB = s.get("mongo-db")
 	if cfg.mongoDB == "" {
-		return config{}, usageErrorf("--mongo-db (LOCKD_MONGO_DB) is empty")
+		return config{}, usageErrorf("%s is empty", s.label("mongo-db"))
 	}
-	ret, err := time.ParseDuration(*values["journal-retention"])
-	if err != nil || ret < time.Second || ret%time.Second != 0 {
-		return config{}, usageErrorf("--journal-retention (LOCKD_JOURNAL_RETENTION) %q: want whole seconds, at least 1s, like 168h", *values["journal-retention"])
+	if cfg.retention, err = s.duration("journal-retention", "whole seconds, at least 1s, like 168h", func(d time.Duration) bool {
+		return d >= time.Second && d%time.Second == 0
+	}); err != nil {
+		return config{}, err
 	}
-	cfg.retention = ret
-	cfg.pprofAddr = strings.TrimSpace(*values["pprof"])
-	switch v := *values["event-log"]; v {
-	case "true", "false":
-		cfg.eventLog = v == "true"
-	default:
-		return config{}, usageErrorf("--event-log (LOCKD_EVENT_LOG) %q: want true or false", v)
+	cfg.pprofAddr = strings.TrimSpace(s.get("pprof"))
+	if cfg.eventLog, err = s.bool("event-log"); err != nil {
+		return config{}, err
 	}
-	cfg.instance = *values["instance"]
+	cfg.instance = s.get("instance")
 	if cfg.instance == "" {
 		cfg.instance = lockd.DefaultInstance()
 	}
 	return cfg, nil
+}
+
+// duration parses the setting name as a duration that ok accepts; want
+// says what is accepted, in the error.
+func (s *settings) duration(name, want string, ok func(time.Duration) bool) (time.Duration, error) {
+	v := s.get(name)
+	d, err := time.ParseDuration(v)
+	if err != nil || !ok(d) {
+		return 0, usageErrorf("%s %q: want %s", s.label(name), v, want)
+	}
+	return d, nil
+}
+
+// bool parses the setting name as true or false.
+func (s *settings) bool(name string) (bool, error) {
+	switch v := s.get(name); v {
+	case "true", "false":
+		return v == "true", nil
+	default:
+		return false, usageErrorf("%s %q: want true or false", s.label(name), v)
+	}
 }

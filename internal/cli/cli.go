@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"strconv"
@@ -54,6 +55,9 @@ type Command struct {
 	// Version, when not empty, adds --version and the subcommand
 	// "<name> version", which both print "<name> <Version>".
 	Version string
+	// Usages are more usage lines for the help, after the name, such as
+	// "config print [flags]"; the command parses them itself.
+	Usages []string
 }
 
 // Parse reads args and env and returns every setting's value by flag name
@@ -66,58 +70,84 @@ type Command struct {
 // stderr), a Bool environment value that is not a boolean, or stray
 // arguments.
 func (c *Command) Parse(args []string, env func(string) string, stdout, stderr io.Writer) (map[string]string, error) {
+	l, err := c.ParseLayers(args, env, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	vals := make(map[string]string, len(c.Settings))
+	for _, m := range []map[string]string{l.Defaults, l.Env, l.Flags} {
+		maps.Copy(vals, m)
+	}
+	return vals, nil
+}
+
+// Layers are a command's settings by where they were given, each by flag
+// name: the built-in defaults (every setting), the environment variables
+// that are set, and the flags on the command line. A command that reads a
+// file too puts it between the defaults and the environment.
+type Layers struct {
+	Defaults, Env, Flags map[string]string
+}
+
+// ParseLayers is Parse without the merging: it returns each layer apart,
+// with the same help, version and error handling.
+func (c *Command) ParseLayers(args []string, env func(string) string, stdout, stderr io.Writer) (Layers, error) {
 	if c.Version != "" && len(args) > 0 && args[0] == "version" {
 		// Before the environment is read: a bad variable must not stop
 		// anyone from asking which version this is.
 		if len(args) > 1 {
-			return nil, Usagef("%s version takes no arguments, got %q", c.Name, args[1:])
+			return Layers{}, Usagef("%s version takes no arguments, got %q", c.Name, args[1:])
 		}
 		c.printVersion(stdout)
-		return nil, ErrExit
+		return Layers{}, ErrExit
 	}
+	l := Layers{Defaults: map[string]string{}, Env: map[string]string{}, Flags: map[string]string{}}
 	vals := make(map[string]string, len(c.Settings)+1)
 	isBool := make(map[string]bool)
 	for _, s := range c.Settings {
-		def := s.Default
-		if v := env(s.Env); v != "" {
-			def = v
+		l.Defaults[s.Flag] = s.Default
+		v := env(s.Env)
+		if v != "" && s.Bool {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return Layers{}, Usagef("%s (--%s) %q: want true or false", s.Env, s.Flag, v)
+			}
+			v = strconv.FormatBool(b)
 		}
 		if s.Bool {
-			b, err := strconv.ParseBool(def)
-			if err != nil {
-				return nil, Usagef("%s (--%s) %q: want true or false", s.Env, s.Flag, def)
-			}
-			def = strconv.FormatBool(b)
 			isBool[s.Flag] = true
 		}
-		vals[s.Flag] = def
+		if v != "" {
+			l.Env[s.Flag] = v
+		}
+		vals[s.Flag] = s.Default
 	}
 	if c.Version != "" {
 		vals["version"], isBool["version"] = "false", true
 	}
-	rest, err := scanFlags(args, vals, isBool)
+	rest, err := scanFlags(args, vals, isBool, l.Flags)
 	if errors.Is(err, errHelp) {
 		c.Help(stdout)
-		return nil, ErrExit
+		return Layers{}, ErrExit
 	}
 	if err != nil {
 		c.Help(stderr)
-		return nil, err
+		return Layers{}, err
 	}
 	if c.Version != "" {
 		if vals["version"] == "true" {
 			c.printVersion(stdout)
-			return nil, ErrExit
+			return Layers{}, ErrExit
 		}
-		delete(vals, "version")
+		delete(l.Flags, "version")
 	}
 	if len(rest) > 0 {
 		if c.Version != "" {
-			return nil, Usagef("unexpected arguments %q: %s takes flags only, or the single argument version; see %s --help", rest, c.Name, c.Name)
+			return Layers{}, Usagef("unexpected arguments %q: %s takes flags only, or the single argument version; see %s --help", rest, c.Name, c.Name)
 		}
-		return nil, Usagef("unexpected arguments %q: %s takes flags only; see %s --help", rest, c.Name, c.Name)
+		return Layers{}, Usagef("unexpected arguments %q: %s takes flags only; see %s --help", rest, c.Name, c.Name)
 	}
-	return vals, nil
+	return l, nil
 }
 
 // printVersion prints "<name> <version>" and a newline to w.
@@ -130,6 +160,9 @@ func (c *Command) Help(w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s [flags]\n", c.Name)
 	if c.Version != "" {
 		fmt.Fprintf(w, "       %s version\n", c.Name)
+	}
+	for _, u := range c.Usages {
+		fmt.Fprintf(w, "       %s %s\n", c.Name, u)
 	}
 	fmt.Fprintf(w, "\n%s\nFlags (each has an environment variable that sets its default):\n", c.About)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

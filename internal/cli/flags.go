@@ -11,8 +11,8 @@ var errHelp = errors.New("help requested")
 
 // scanFlags reads the flags at the start of args into vals, which maps
 // every known flag to its value so far (its default) and is updated in
-// place; isBool says which flags are booleans. It returns the arguments
-// after the flags.
+// place; isBool says which flags are booleans. Each flag given is also
+// recorded in set. It returns the arguments after the flags.
 //
 // The syntax is the standard flag package's, so that every command line
 // lockd accepted before keeps working: one dash or two, --name=value or
@@ -22,7 +22,7 @@ var errHelp = errors.New("help requested")
 // --name (the flag package says -name): it returns errHelp for -h and
 // --help, and a *UsageError for an unknown flag, bad flag syntax, a
 // missing value or a boolean that is not one.
-func scanFlags(args []string, vals map[string]string, isBool map[string]bool) ([]string, error) {
+func scanFlags(args []string, vals map[string]string, isBool map[string]bool, set map[string]string) ([]string, error) {
 	for len(args) > 0 {
 		arg := args[0]
 		if len(arg) < 2 || arg[0] != '-' {
@@ -52,6 +52,7 @@ func scanFlags(args []string, vals map[string]string, isBool map[string]bool) ([
 				return nil, Usagef("--%s %q: want true or false", name, value)
 			}
 			vals[name] = strconv.FormatBool(b)
+			set[name] = vals[name]
 			continue
 		}
 		if !hasValue {
@@ -61,6 +62,7 @@ func scanFlags(args []string, vals map[string]string, isBool map[string]bool) ([
 			value, args = args[0], args[1:]
 		}
 		vals[name] = value
+		set[name] = value
 	}
 	return nil, nil
 }
