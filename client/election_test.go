@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -296,4 +298,47 @@ func TestObserveTooMany(t *testing.T) {
 	if _, err := c.Observe(ctx, "e"); !errors.Is(err, lockd.ErrUnavailable) {
 		t.Errorf("second Observe: %v, want ErrUnavailable", err)
 	}
+}
+
+// TestObserveSurvivesShutdown: when the lockd serving the stream shuts
+// down, Observe connects again (here to a lockd started at the same
+// address) and goes on.
+func TestObserveSurvivesShutdown(t *testing.T) {
+	eng := memlock.New()
+	t.Cleanup(func() { _ = eng.Close() })
+	serveAt := func(addr string) (*http.Server, string) {
+		t.Helper()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := &http.Server{Handler: httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler)))}
+		go func() { _ = hs.Serve(ln) }()
+		t.Cleanup(func() { _ = hs.Close() })
+		return hs, ln.Addr().String()
+	}
+	first, addr := serveAt("127.0.0.1:0")
+	c := newClient(t, "http://"+addr)
+	ctx := ctxFor(t)
+	obs, err := c.Observe(ctx, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := locktest.LogLeaders(obs)
+	log.WaitFor(t, 5*time.Second, "the first state", func(s []election.Leader) bool { return len(s) == 1 })
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := first.Shutdown(sctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	serveAt(addr)
+	a, err := c.Campaign(ctx, "e", client.Owner("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Resign(ctx)
+	log.WaitFor(t, 10*time.Second, "a, after the reconnect", func(s []election.Leader) bool {
+		return len(s) > 0 && s[len(s)-1].Owner == "a"
+	})
+	locktest.CheckLeaderOrder(t, "e", log.Seen())
 }
