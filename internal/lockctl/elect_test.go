@@ -114,10 +114,15 @@ func TestElectLost(t *testing.T) {
 	const ttl, grace = time.Second, time.Second
 	url, nodes := serveRedlock(t)
 	dir := t.TempDir()
-	ready := filepath.Join(dir, "ready")
+	ready, child := filepath.Join(dir, "ready"), filepath.Join(dir, "child")
 	ch := startRun(t.Context(), nil, "", append([]string{"--url", url, "elect", "elect:lost",
-		"--ttl", ttl.String(), "--kill-grace", grace.String(), "--"}, sh(t, "touch '"+ready+"'; sleep 60")...)...)
+		"--ttl", ttl.String(), "--kill-grace", grace.String(), "--"},
+		sh(t, "sleep 60 & echo $! > '"+child+"'; touch '"+ready+"'; wait")...)...)
 	waitFile(t, ready, 10*time.Second)
+	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, child)))
+	if err != nil || !alive(pid) {
+		t.Fatalf("the command's child %q (%v) not running", readFile(t, child), err)
+	}
 	resume := pauseQuorum(t, nodes)
 	r := await(t, ch)
 	el := resume()
@@ -126,6 +131,9 @@ func TestElectLost(t *testing.T) {
 		"stopping the command: SIGTERM now, SIGKILL in 1s")
 	if bound := ttl + grace + 1500*time.Millisecond; el > bound {
 		t.Errorf("elect returned %v after the pause, want within TTL + grace (%v) and a little", el, ttl+grace)
+	}
+	if alive(pid) {
+		t.Errorf("the command's child %d still running after elect returned", pid)
 	}
 	next := filepath.Join(dir, "next")
 	r = electAt(t, url, "elect:lost", "--wait", "10s", "--", "touch", next)
