@@ -20,10 +20,10 @@ const (
 	// --timeout, its Redis quorum or its store was unavailable, or it was
 	// shutting down. Nothing was granted; trying again later may work.
 	ExitUnavailable = 69
-	// ExitLost means run's lock was lost while its command ran (a renewal
-	// was refused, or none succeeded before the lease ran out), or
-	// --max-hold passed: run stopped the command (SIGTERM, then SIGKILL
-	// after --kill-grace). 70 is EX_SOFTWARE in sysexits.h; lockctl gives
+	// ExitLost means run's lock (elect's leadership) was lost while its
+	// command ran (a renewal was refused, or none succeeded before the
+	// lease ran out), or --max-hold passed: the command was stopped
+	// (SIGTERM, then SIGKILL after --kill-grace). 70 is EX_SOFTWARE in sysexits.h; lockctl gives
 	// it this meaning of its own.
 	ExitLost = 70
 	// ExitNotObtained (EX_TEMPFAIL) means another lease holds the lock past
@@ -59,10 +59,10 @@ func ExitCodes() []ExitCode {
 		{ExitFailure, "failure", "any other failure (lease no longer holds the lock, no store, server error)"},
 		{ExitUsage, "EX_USAGE", "bad command line or environment value, or an input lockd refuses"},
 		{ExitUnavailable, "EX_UNAVAILABLE", "lockd unreachable or too slow, quorum or store unavailable, or shutting down"},
-		{ExitLost, "lost", "run: the lock was lost, or --max-hold passed, while the command ran; the command was stopped"},
-		{ExitNotObtained, "EX_TEMPFAIL", "the lock is held by someone else (past --wait)"},
-		{ExitCannotExecute, "cannot execute", "run: the command could not be started"},
-		{ExitNotFound, "not found", "run: the command was not found"},
-		{ExitInterrupted, "interrupted", "stopped by SIGINT or SIGTERM (run: or SIGHUP, while waiting for the lock)"},
+		{ExitLost, "lost", "run, elect: the lock or leadership was lost, or --max-hold passed, while the command ran; the command was stopped"},
+		{ExitNotObtained, "EX_TEMPFAIL", "the lock is held by someone else (past --wait); elect: not elected within --wait"},
+		{ExitCannotExecute, "cannot execute", "run, elect: the command could not be started"},
+		{ExitNotFound, "not found", "run, elect: the command was not found"},
+		{ExitInterrupted, "interrupted", "stopped by SIGINT or SIGTERM (run, elect: or SIGHUP, while waiting for the lock or leadership)"},
 	}
 }
