@@ -31,6 +31,23 @@ const (
 	MaxMetadataLen = 4096
 )
 
+// Lock modes (AcquireOptions.Mode): many readers or one writer hold a lock
+// at a time.
+const (
+	// ModeWrite is the exclusive mode, the default: a write lease holds the
+	// lock alone, like a plain lock.
+	ModeWrite = "write"
+	// ModeRead is the shared mode: any number of read leases hold the lock
+	// at once, each with its own lease, TTL and fence, and no writer holds
+	// it meanwhile.
+	ModeRead = "read"
+)
+
+// ReadLine is the key under which an engine lines up the read acquires
+// that wait for the lock name; write acquires wait in the line under the
+// name itself. Names hold no '/', so the keys cannot collide.
+func ReadLine(name string) string { return "read/" + name }
+
 // Lease is a granted lock. It is a plain value: engines return a fresh one
 // from every Acquire and Extend, and it is safe to copy and to read from
 // several goroutines.
@@ -63,6 +80,9 @@ type Lease struct {
 	// Holds is how many holds the lease has after the call, for a
 	// reentrant lease; 0 for a lease granted without Reentrant.
 	Holds int
+	// Mode is ModeRead for a read lease, and empty for a write (plain)
+	// lease.
+	Mode string
 	// Waited is how long Acquire waited for the lock: from its start to the
 	// start of the attempt that granted the lease, on the engine's
 	// monotonic clock. It is zero for a grant at the first attempt and for
@@ -87,6 +107,13 @@ type LockInfo struct {
 	ExpiresAt time.Time
 	// Metadata is the holder's metadata, or nil.
 	Metadata json.RawMessage
+	// Mode is ModeRead when readers hold the lock, and empty when a writer
+	// (a plain lease) holds it or it is free. With readers, Owner, Fence,
+	// ExpiresAt and Metadata are those of the reader whose lease runs out
+	// last: the lock is free at ExpiresAt unless a reader extends.
+	Mode string
+	// Readers is how many read leases hold the lock.
+	Readers int
 }
 
 // AcquireOptions are the inputs of Engine.Acquire. The zero value of a field
@@ -141,6 +168,16 @@ type AcquireOptions struct {
 	// When empty, the engine makes a fresh one, and the acquire cannot be
 	// retried safely. Set only with Reentrant.
 	Hold string
+	// Mode is ModeWrite (the default, also for "") or ModeRead. Readers
+	// share the lock, each under its own lease, and exclude writers; a
+	// writer excludes everyone. A writer that waits, refused because of
+	// readers, keeps new readers out until it is granted or stops waiting
+	// (the engines document for how long after it dies), so that writers
+	// are not starved. A lease keeps the mode of its first grant: an
+	// acquire with the lease in the other mode is refused with an
+	// *ArgumentError (field "mode"). A read lease cannot be Reentrant or
+	// ReleaseByOwner. Any other value is an *ArgumentError (field "mode").
+	Mode string
 }
 
 // Health is what an engine reports about its readiness.
@@ -318,6 +355,16 @@ func (o AcquireOptions) Prepare(name string) (AcquireOptions, error) {
 		o.Lease = NewLeaseID()
 	} else if err := ValidateLeaseID(o.Lease); err != nil {
 		return o, err
+	}
+	switch o.Mode {
+	case "", ModeWrite:
+		o.Mode = ""
+	case ModeRead:
+		if o.Reentrant || o.ReleaseByOwner {
+			return o, &ArgumentError{Field: "mode", Reason: "a read lease cannot be reentrant or released by owner"}
+		}
+	default:
+		return o, &ArgumentError{Field: "mode", Reason: fmt.Sprintf("must be %q or %q", ModeRead, ModeWrite)}
 	}
 	switch {
 	case o.Reentrant && o.ReleaseByOwner:

@@ -50,14 +50,17 @@ func ValidateNames(names []string) error {
 // ctx.Err() when the context ended it, ErrQuorumUnavailable, ...). A retry
 // with the same lease is idempotent, as for one lock: each lock it already
 // holds is the same grant. It returns an *ArgumentError (field "names")
-// for a bad list, an *ArgumentError (field "reentrant") for a reentrant
-// acquire, and what opts.Prepare returns for bad options.
+// for a bad list, an *ArgumentError (field "reentrant" or "mode") for a
+// reentrant or read acquire, and what opts.Prepare returns for bad options.
 func AcquireMany(ctx context.Context, e Engine, names []string, opts AcquireOptions) ([]Lease, error) {
 	if err := ValidateNames(names); err != nil {
 		return nil, err
 	}
 	if opts.Reentrant {
 		return nil, &ArgumentError{Field: "reentrant", Reason: "is not supported by acquire-many"}
+	}
+	if opts.Mode == ModeRead {
+		return nil, &ArgumentError{Field: "mode", Reason: "read is not supported by acquire-many"}
 	}
 	if opts.Lease == "" {
 		opts.Lease = NewLeaseID()

@@ -144,7 +144,7 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 // acquireRequest is the body of an acquire with options o; the TTL is
 // left out for the server's default when o has none.
 func acquireRequest(o lockd.AcquireOptions) wire.AcquireRequest {
-	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair, Reentrant: o.Reentrant, Hold: o.Hold}
+	in := wire.AcquireRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata, Fair: o.Fair, Reentrant: o.Reentrant, Hold: o.Hold, Mode: o.Mode}
 	if o.TTL != 0 {
 		ms := o.TTL.Milliseconds()
 		in.TTLMs = &ms
@@ -154,21 +154,7 @@ func acquireRequest(o lockd.AcquireOptions) wire.AcquireRequest {
 
 // Extend sends POST /v1/locks/{name}/extend.
 func (r *remote) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	if err := lockd.ValidateName(name); err != nil {
-		return lockd.Lease{}, err
-	}
-	in := wire.ExtendRequest{Lease: leaseID}
-	if ttl != 0 {
-		// Without ttl_ms the server keeps the lease's TTL.
-		ms := ttl.Milliseconds()
-		in.TTLMs = &ms
-	}
-	var out wire.Lease
-	err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "extend"), name: name, in: in, out: &out})
-	if err != nil {
-		return lockd.Lease{}, err
-	}
-	return out.Domain(), nil
+	return r.extend(ctx, pathFor, name, leaseID, ttl)
 }
 
 // Release sends POST /v1/locks/{name}/release.
@@ -192,13 +178,7 @@ func (r *remote) release(ctx context.Context, name string, in wire.ReleaseReques
 	if err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "release"), name: name, in: in, out: &out}); err != nil {
 		return lockd.Released{}, err
 	}
-	if !out.Released {
-		if out.Reason != "" && out.Reason != lockd.CodeNotHeld {
-			return lockd.Released{}, fmt.Errorf("client: release not done, reason %q: %w", out.Reason, lockd.ErrInternal)
-		}
-		return lockd.Released{}, lockd.ErrNotHeld
-	}
-	return lockd.Released{Name: name, Owner: out.Owner, Fence: out.Fence, Holds: out.Holds}, nil
+	return releasedOf(name, out)
 }
 
 // Inspect sends GET /v1/locks/{name}.

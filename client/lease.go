@@ -29,6 +29,7 @@ type Lease struct {
 	fence    int64
 	metadata json.RawMessage
 	holdID   string // the hold this handle has of a reentrant lease; "" otherwise
+	mode     string // lockd.ModeRead for a read lease; "" otherwise
 	root     *Lease // the outer lease of a handle made by Reenter; nil otherwise
 
 	done     chan struct{}
@@ -64,7 +65,7 @@ func localDeadline(sent time.Time, ttl time.Duration) time.Time {
 // on the local clock, and starts its timers and keep-alive as cfg asks.
 func (c *Client) newLease(ctx context.Context, l lockd.Lease, sent time.Time, cfg acquireConfig) *Lease {
 	ls := &Lease{
-		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata, holdID: l.Hold,
+		c: c, name: l.Name, owner: l.Owner, id: l.ID, fence: l.Fence, metadata: l.Metadata, holdID: l.Hold, mode: l.Mode,
 		done: make(chan struct{}), moved: make(chan struct{}, 1),
 		ttl: l.TTL, expiresAt: l.ExpiresAt, sentAt: sent, deadline: localDeadline(sent, l.TTL),
 	}
@@ -202,8 +203,9 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 // the lease no longer held it (released before, expired, or someone
 // else's now), in which case nothing was deleted; releasing twice is safe,
 // and the second time asks nobody. When a retry answers not_held after an
-// attempt whose answer was lost on the way, that attempt may have released
-// it, and Release returns nil. When Done had closed for a
+// attempt that may have released it (its answer lost on the way, or too
+// few nodes answered to tell: some may have deleted it), Release returns
+// nil. When Done had closed for a
 // loss before Release was called, the error it returns also matches
 // lockd.ErrLost, with Err's cause. It returns lockd.ErrQuorumUnavailable,
 // an error wrapping lockd.ErrInternal, or a wrapped transport error when
@@ -230,14 +232,13 @@ func (l *Lease) Release(ctx context.Context) error {
 		until = l.deadline
 	}
 	l.mu.Unlock()
-	unknown := false // an attempt's answer was lost: it may have released
+	unknown := false // an attempt failed in a way that may have released
 	err := l.c.retryUntil(ctx, until, func(int) error {
 		err := l.release(ctx)
 		if unknown && errors.Is(err, lockd.ErrNotHeld) {
 			return nil
 		}
-		var te *transientError
-		unknown = unknown || errors.As(err, &te)
+		unknown = unknown || transient(err)
 		return err
 	})
 	if err == nil || errors.Is(err, lockd.ErrNotHeld) {

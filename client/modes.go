@@ -19,6 +19,18 @@ func Reentrant() AcquireOption {
 	return func(c *acquireConfig) { c.opts.Reentrant = true }
 }
 
+// Read makes the acquire take a read lease: readers share the lock, each
+// with its own lease, and exclude writers (see lockd.AcquireOptions.Mode).
+// Extend, Release and keep-alive work on a read lease as on any other. It
+// cannot be combined with Reentrant or AcquireMany (*lockd.ArgumentError,
+// field "mode"). The default is a write lease.
+func Read() AcquireOption {
+	return func(c *acquireConfig) { c.opts.Mode = lockd.ModeRead }
+}
+
+// Mode returns lockd.ModeRead for a read lease, and "" for a write lease.
+func (l *Lease) Mode() string { return l.mode }
+
 // Hold returns the hold this handle has of a reentrant lease, which its
 // Release removes, or "" for a lease acquired without Reentrant.
 func (l *Lease) Hold() string { return l.holdID }

@@ -62,7 +62,7 @@ func (s *Server) acquireOptions(w http.ResponseWriter, req wire.AcquireRequest) 
 	s.allowWait(w, wait)
 	return lockd.AcquireOptions{
 		Owner: req.Owner, Lease: req.Lease, TTL: millis(ms), Wait: wait, Metadata: meta, Fair: req.Fair,
-		Reentrant: req.Reentrant, Hold: req.Hold,
+		Reentrant: req.Reentrant, Hold: req.Hold, Mode: req.Mode,
 	}, nil
 }
 
@@ -85,19 +85,7 @@ func (s *Server) handleExtend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req wire.ExtendRequest
-	if err := s.decode(w, r, &req, true); err != nil {
-		return err
-	}
-	ttl, err := extendTTL(req.TTLMs)
-	if err != nil {
-		return err
-	}
-	lease, err := s.engine.Extend(r.Context(), name, req.Lease, ttl)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
+	return s.extendWith(w, r, name, s.engine.Extend)
 }
 
 // handleRelease serves POST /v1/locks/{name}/release. A lease that no

@@ -77,6 +77,12 @@ func Run(t *testing.T, cfg Config) {
 		{"ReentrantRetry", s.reentrantRetry},
 		{"ReentrantMismatch", s.reentrantMismatch},
 		{"ReentrantInvalid", s.reentrantInvalid},
+		{"ReadShared", s.readShared},
+		{"ModeMismatch", s.modeMismatch},
+		{"ModeInvalid", s.modeInvalid},
+		{"ReadWriteExclusion", s.readWriteExclusion},
+		{"WriterPreference", s.writerPreference},
+		{"WriterGivesUp", s.writerGivesUp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)

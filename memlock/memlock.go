@@ -7,7 +7,6 @@ package memlock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -47,6 +46,7 @@ type Engine struct {
 	lines waitq.Lines // acquires that wait, by lock name or lockd.SemaphoreLine
 
 	sems map[string]*semaphore // semaphores with live permits (semaphore.go)
+	rw   map[string]*rwState   // read leases and waiting writers (rwlock.go)
 }
 
 type entry struct {
@@ -91,22 +91,23 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
+	if opts.Mode == lockd.ModeRead {
+		return e.acquireRead(ctx, name, opts)
+	}
+	marked := false // counted as a writer that waits for readers
+	defer func() { e.unmarkWriter(name, marked) }()
 	return e.wait(ctx, name, name, opts, func() (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
-		return e.tryAcquire(ctx, name, opts)
+		return e.tryAcquire(ctx, name, opts, &marked)
 	})
 }
 
 // tryAcquire makes one attempt. When someone else holds the lock it returns
 // the holder; when the same lease's grant is still minting its fence, no
-// holder and a channel closed when the mint ends.
-func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
+// holder and a channel closed when the mint ends. A refusal because of
+// readers counts the acquire as a waiting writer (*marked) when it waits.
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, marked *bool) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
 	e.mu.Lock()
-	locked := true
-	defer func() {
-		if locked {
-			e.mu.Unlock()
-		}
-	}()
+	defer e.mu.Unlock()
 	if e.closed {
 		return lockd.Lease{}, nil, nil, errClosed
 	}
@@ -138,6 +139,9 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		}
 		return cur.lease(name, opts.Hold), nil, nil, nil
 	}
+	if h, err := e.readersInTheWay(name, opts, now, marked); h != nil || err != nil {
+		return lockd.Lease{}, h, nil, err
+	}
 	cur := &entry{
 		owner:      opts.Owner,
 		id:         opts.Lease,
@@ -157,30 +161,13 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		cur.fence = e.fence
 		return cur.lease(name, opts.Hold), nil, nil, nil
 	}
-	// Mint outside the engine's mutex, so a slow store holds up only this
-	// lock; the pending entry keeps others out meanwhile.
+	// The pending entry keeps others out while the store mints.
 	cur.minted = make(chan struct{})
-	pending := cur.lease(name, opts.Hold)
-	locked = false
-	e.mu.Unlock()
-
-	mctx, cancel := context.WithDeadline(ctx, pending.ExpiresAt)
-	fence, err := e.minter.MintFence(mctx, pending)
-	cancel()
-
-	e.mu.Lock()
-	locked = true
-	close(cur.minted)
+	fence, err := e.mintFence(ctx, cur.lease(name, opts.Hold), cur.minted)
 	cur.minted = nil
-	if err == nil && !time.Now().Before(cur.expiresAt) {
-		err = errors.New("memlock: fence minted after the lease ran out")
-	}
 	if err != nil {
 		if e.locks[name] == cur {
 			e.drop(name)
-		}
-		if !errors.Is(err, lockd.ErrStoreUnavailable) {
-			err = fmt.Errorf("%w: %w", lockd.ErrStoreUnavailable, err)
 		}
 		return lockd.Lease{}, nil, nil, err
 	}
@@ -207,10 +194,12 @@ func (e *Engine) live(name string, now time.Time) *entry {
 func (e *Engine) drop(name string) {
 	delete(e.locks, name)
 	e.lines.Released(name)
+	e.lines.Released(lockd.ReadLine(name))
 }
 
 func (e *Engine) sweep() {
 	now := time.Now()
+	e.sweepReaders(now)
 	for name, cur := range e.locks {
 		if !now.Before(cur.expiresAt) {
 			e.drop(name)
@@ -254,7 +243,10 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 		return lockd.Lease{}, errClosed
 	}
 	now := time.Now()
-	cur := e.live(name, now)
+	cur, read := e.live(name, now), false
+	if cur == nil {
+		cur, read = e.reader(name, leaseID, now), true
+	}
 	if cur == nil || cur.id != leaseID || cur.minted != nil {
 		return lockd.Lease{}, lockd.ErrLost
 	}
@@ -264,6 +256,9 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 	cur.ttl = ttl
 	cur.acquiredAt = now
 	cur.expiresAt = now.Add(ttl)
+	if read {
+		return cur.readLease(name), nil
+	}
 	return cur.lease(name, ""), nil
 }
 
@@ -273,7 +268,7 @@ func (e *Engine) Release(ctx context.Context, name, leaseID string) (lockd.Relea
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, "", func(c *entry) bool { return c.id == leaseID })
+	return e.release(ctx, name, leaseID, "", func(c *entry) bool { return c.id == leaseID })
 }
 
 // ReleaseHold removes the hold named hold from the reentrant lease
@@ -287,7 +282,7 @@ func (e *Engine) ReleaseHold(ctx context.Context, name, leaseID, hold string) (l
 	if err := lockd.ValidateHold(hold); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, hold, func(c *entry) bool { return c.id == leaseID })
+	return e.release(ctx, name, "", hold, func(c *entry) bool { return c.id == leaseID })
 }
 
 // ReleaseByOwner deletes the lock if owner holds it under a grant made with
@@ -300,13 +295,14 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 	if err := lockd.ValidateOwner(owner); err != nil {
 		return lockd.Released{}, err
 	}
-	return e.release(ctx, name, "", func(c *entry) bool { return c.byOwner && c.owner == owner })
+	return e.release(ctx, name, "", "", func(c *entry) bool { return c.byOwner && c.owner == owner })
 }
 
 // release deletes the live entry of name if mine says it is the caller's.
 // For a reentrant lease it removes hold (the most recent one when hold is
-// empty), and deletes the entry with the last one.
-func (e *Engine) release(ctx context.Context, name, hold string, mine func(*entry) bool) (lockd.Released, error) {
+// empty), and deletes the entry with the last one. With no writer, it
+// deletes the read lease readID, when given.
+func (e *Engine) release(ctx context.Context, name, readID, hold string, mine func(*entry) bool) (lockd.Released, error) {
 	if err := ctx.Err(); err != nil {
 		return lockd.Released{}, err
 	}
@@ -315,7 +311,12 @@ func (e *Engine) release(ctx context.Context, name, hold string, mine func(*entr
 	if e.closed {
 		return lockd.Released{}, errClosed
 	}
-	cur := e.live(name, time.Now())
+	now := time.Now()
+	cur := e.live(name, now)
+	if r := e.reader(name, readID, now); cur == nil && r != nil && readID != "" {
+		e.dropReader(name, readID, r)
+		return lockd.Released{Name: name, Owner: r.owner, Fence: r.fence}, nil
+	}
 	if cur == nil || cur.minted != nil || !mine(cur) {
 		return lockd.Released{}, lockd.ErrNotHeld
 	}
@@ -348,8 +349,12 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 	if e.closed {
 		return lockd.LockInfo{}, errClosed
 	}
-	cur := e.live(name, time.Now())
+	now := time.Now()
+	cur := e.live(name, now)
 	if cur == nil {
+		if info, ok := e.readInfo(name, now); ok {
+			return info, nil
+		}
 		return lockd.LockInfo{Name: name}, nil
 	}
 	return lockd.LockInfo{
@@ -383,6 +388,7 @@ func (e *Engine) Close() error {
 		delete(e.locks, name)
 	}
 	e.sems = nil
+	e.rw = nil
 	// Each line's head tries again, fails, and hands the turn on, down
 	// the line.
 	e.lines.WakeAll()

@@ -44,6 +44,12 @@ import (
 // the same fence, and a failed attempt removes only its own hold. An
 // acquire whose Reentrant differs from the lease's grant on any node is
 // refused with *lockd.ArgumentError (field "reentrant").
+//
+// With opts.Mode lockd.ModeRead it grants a read lease, shared with other
+// readers (see rwlock.go); a lease keeps the mode of its first grant, and
+// an acquire in the other mode is refused with *lockd.ArgumentError (field
+// "mode"). A write acquire that waits for readers keeps new readers out
+// while it waits, and WriterMark at most after it gives up.
 func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
 	opts, err := opts.Prepare(name)
 	if err == nil {
@@ -52,8 +58,16 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if err != nil {
 		return lockd.Lease{}, err
 	}
-	return e.wait(ctx, name, name, opts, func(othersWait bool) (lockd.Lease, error) {
-		return e.tryAcquire(ctx, name, opts, othersWait)
+	line, deadline := name, time.Now().Add(opts.Wait)
+	if opts.Mode == lockd.ModeRead {
+		line = lockd.ReadLine(name)
+	}
+	return e.wait(ctx, line, name, opts, func(othersWait bool) (lockd.Lease, error) {
+		var mark time.Duration
+		if opts.Wait > 0 {
+			mark = e.markFor(deadline)
+		}
+		return e.tryAcquire(ctx, name, opts, othersWait, mark)
 	})
 }
 
@@ -91,6 +105,9 @@ const (
 	// statusMismatch: this lease holds it, reentrant and the acquire not,
 	// or the other way round; nothing was written.
 	statusMismatch = 3
+	// statusWriterWaits: a read refused because a writer waits for the
+	// readers (read_acquire.lua).
+	statusWriterWaits = 4
 )
 
 type acquireReply struct {
@@ -101,6 +118,7 @@ type acquireReply struct {
 	pttl    int64  // the other holder's remaining ms (statusHeld)
 	meta    string // our lease's stored metadata (statusSame)
 	holds   int64  // a reentrant lease's holds after the call (statusNew, statusSame)
+	field   string // the option that differs (statusMismatch)
 }
 
 func parseAcquire(v any) (acquireReply, error) {
@@ -116,7 +134,9 @@ func parseAcquire(v any) (acquireReply, error) {
 		r.fence, r.counter, r.meta, r.holds = toInt(a[1]), toInt(a[2]), toStr(a[3]), toInt(a[4])
 	case r.status == statusHeld && len(a) >= 3:
 		r.owner, r.pttl = toStr(a[1]), toInt(a[2])
-	case r.status == statusMismatch:
+	case r.status == statusMismatch && len(a) >= 2:
+		r.field = toStr(a[1])
+	case r.status == statusWriterWaits:
 	default:
 		return r, fmt.Errorf("acquire: unexpected reply %v", v)
 	}
@@ -139,19 +159,28 @@ func newAttempt() string {
 // tryAcquire makes one attempt: the acquire round, then, when the granting
 // nodes do not already store one fence, a commit round. othersWait marks
 // the grant so that its release is announced to the line behind it; an
-// acquire that does not wait passes false and never touches the lines.
-func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, othersWait bool) (lockd.Lease, error) {
+// acquire that does not wait passes false and never touches the lines. A
+// write acquire refused because of readers marks the lock as waited for by
+// a writer for mark (0: no mark).
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, othersWait bool, mark time.Duration) (lockd.Lease, error) {
 	start := time.Now()
-	keys := []string{e.lockKey(name), e.fenceKey()}
+	keys := []string{e.lockKey(name), e.fenceKey(), e.readersKey(name), e.readerDetailsKey(name), e.writerMarkKey(name)}
+	commitKeys := []string{keys[0], keys[1], keys[3]}
 	timeout := e.callTimeout(opts.TTL)
 	id, att := opts.Lease, newAttempt()
-	replies, late := e.round(ctx, timeout, nil, acquireScript, keys, []string{
-		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
+	ttl := strconv.FormatInt(opts.TTL.Milliseconds(), 10)
+	s, args := acquireScript, []string{
+		id, opts.Owner, ttl, string(opts.Metadata),
 		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(othersWait), opts.Hold,
-	}, e.acquireDecided)
+		strconv.FormatInt(mark.Milliseconds(), 10),
+	}
+	if opts.Mode == lockd.ModeRead {
+		s, args = readAcquireScript, []string{id, opts.Owner, ttl, string(opts.Metadata), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0)}
+	}
+	replies, late := e.round(ctx, timeout, nil, s, keys, args, e.acquireDecided)
 
 	parsed := make([]acquireReply, len(replies))
-	yes, mismatch := 0, false
+	yes, mismatch := 0, ""
 	var holds []int64
 	for i := range replies {
 		if replies[i].err != nil {
@@ -168,17 +197,17 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 			yes++
 			holds = append(holds, p.holds)
 		case statusMismatch:
-			mismatch = true
+			mismatch = p.field
 		}
 	}
 	fail := func(err error) (lockd.Lease, error) {
 		e.cleanup(name, id, att, opts.Hold, timeout, replies, late)
 		return lockd.Lease{}, err
 	}
-	if mismatch {
+	if mismatch != "" {
 		// Refused even by one node: a lease's grants never mix reentrant
-		// holds with a plain grant.
-		return fail(lockd.GrantMismatch("reentrant"))
+		// holds with a plain grant, or reads with a write.
+		return fail(lockd.GrantMismatch(mismatch))
 	}
 	if yes < e.quorum {
 		answered := count(replies, isAnswer)
@@ -203,8 +232,9 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		Metadata:   meta,
 		Hold:       opts.Hold,
 		Holds:      int(mostCommon(holds)),
+		Mode:       opts.Mode,
 	}
-	fence, err := e.fenceGrant(ctx, lease, timeout, parsed, replies, commitScript, keys, func(f string) []string { return []string{id, f} })
+	fence, err := e.fenceGrant(ctx, lease, timeout, parsed, replies, commitScript, commitKeys, func(f string) []string { return []string{id, f} })
 	if err != nil {
 		return fail(err)
 	}
@@ -217,7 +247,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		}
 		cctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		call(cctx, e.nodes[i], commitScript, keys, []string{id, fenceArg})
+		call(cctx, e.nodes[i], commitScript, commitKeys, []string{id, fenceArg})
 	})
 	lease.Fence = fence
 	return lease, nil
@@ -242,7 +272,8 @@ func (e *Engine) acquireDecided(replies []reply) bool {
 // nothing and are not asked. For a reentrant acquire it removes only the
 // attempt's hold: the lease's other holds, and the lock, stay.
 func (e *Engine) cleanup(name, id, att, hold string, timeout time.Duration, attempt []reply, late stragglers) {
-	e.undo(attempt, late, timeout, grantsOK, releaseScript, []string{e.lockKey(name)}, []string{id, "", att, e.releasedChannel(), name, hold})
+	keys := []string{e.lockKey(name), e.readersKey(name), e.readerDetailsKey(name)}
+	e.undo(attempt, late, timeout, grantsOK, releaseScript, keys, []string{id, "", att, e.releasedChannel(), name, hold})
 }
 
 // choose decides the fence of a grant from the nodes that said yes, and

@@ -41,21 +41,12 @@ func holdsLease(r reply) bool {
 // until its old ExpiresAt; nothing was deleted); *lockd.ArgumentError for
 // bad input.
 func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	if err := lockd.ValidateLease(name, leaseID); err != nil {
-		return lockd.Lease{}, err
-	}
-	if err := lockd.ValidateExtendTTL(ttl); err != nil {
-		return lockd.Lease{}, err
-	}
-	if err := e.checkTTL(ttl); err != nil {
+	timeout, err := e.checkExtend(name, leaseID, ttl)
+	if err != nil {
 		return lockd.Lease{}, err
 	}
 	start := time.Now()
-	timeout := e.cfg.nodeTimeout
-	if ttl > 0 {
-		timeout = e.callTimeout(ttl)
-	}
-	replies, _ := e.round(ctx, timeout, nil, extendScript, []string{e.lockKey(name)},
+	replies, _ := e.round(ctx, timeout, nil, extendScript, []string{e.lockKey(name), e.readersKey(name), e.readerDetailsKey(name)},
 		[]string{leaseID, strconv.FormatInt(ttl.Milliseconds(), 10)}, e.quorumOrImpossible(holdsLease))
 	lease := lockd.Lease{Name: name, ID: leaseID, AcquiredAt: start}
 	var fences, holds []int64
@@ -78,6 +69,9 @@ func (e *Engine) Extend(ctx context.Context, name, leaseID string, ttl time.Dura
 		if len(a) >= 7 && toStr(a[6]) != "" {
 			holdList = toStr(a[6])
 			holds = append(holds, int64(len(strings.Fields(holdList))))
+		}
+		if len(a) >= 8 && toStr(a[7]) == "r" {
+			lease.Mode = lockd.ModeRead
 		}
 	}
 	holders, failed := len(fences), count(replies, func(r reply) bool { return r.err != nil })
@@ -116,8 +110,13 @@ func (e *Engine) reseed(ctx context.Context, l lockd.Lease, byOwner bool, holds 
 	if todo == 0 || left <= 0 {
 		return
 	}
-	_, _ = e.round(ctx, e.callTimeout(l.TTL), free, reseedScript, []string{e.lockKey(l.Name), e.fenceKey()}, []string{
+	mode := ""
+	if l.Mode == lockd.ModeRead {
+		mode = "r"
+	}
+	keys := []string{e.lockKey(l.Name), e.fenceKey(), e.readersKey(l.Name), e.readerDetailsKey(l.Name)}
+	_, _ = e.round(ctx, e.callTimeout(l.TTL), free, reseedScript, keys, []string{
 		l.ID, l.Owner, strconv.FormatInt(l.Fence, 10), string(l.Metadata),
-		strconv.FormatInt(l.TTL.Milliseconds(), 10), strconv.FormatInt(max(left.Milliseconds(), 1), 10), flag(byOwner), holds,
+		strconv.FormatInt(l.TTL.Milliseconds(), 10), strconv.FormatInt(max(left.Milliseconds(), 1), 10), flag(byOwner), holds, mode,
 	}, allAnswered)
 }

@@ -15,11 +15,11 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 		return lockd.LockInfo{}, err
 	}
 	start := time.Now()
-	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, inspectScript, []string{e.lockKey(name)}, nil, e.inspectDecided)
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, inspectScript, []string{e.lockKey(name), e.readersKey(name), e.readerDetailsKey(name)}, nil, e.inspectDecided)
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.LockInfo{}, e.quorumError("answered", ok, replies)
 	}
-	for _, v := range views(replies) {
+	for id, v := range views(replies) {
 		if len(v.pttls) < e.quorum {
 			continue
 		}
@@ -30,6 +30,9 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 			Fence:     mostCommon(v.fences),
 			ExpiresAt: quorumExpiry(v.pttls, e.quorum, start),
 		}
+		if id == readersView {
+			info.Mode, info.Readers = lockd.ModeRead, int(mostCommon(v.readers))
+		}
 		if v.meta != "" {
 			info.Metadata = []byte(v.meta)
 		}
@@ -38,12 +41,18 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 	return lockd.LockInfo{Name: name}, nil
 }
 
-// view is what the nodes that hold one lease report of it.
+// view is what the nodes that hold one lease report of it, or, under
+// readersView, what the nodes where readers hold the lock report of them.
 type view struct {
 	owner, meta string
 	fences      []int64
 	pttls       []int64
+	readers     []int64 // how many readers each node has
 }
+
+// readersView is the key of the readers' view: inspect.lua reports them
+// under 'r', which no lease value can be.
+const readersView = "r"
 
 // views groups the inspect replies by lease.
 func views(replies []reply) map[string]*view {
@@ -61,6 +70,9 @@ func views(replies []reply) map[string]*view {
 		}
 		v.fences = append(v.fences, toInt(a[2]))
 		v.pttls = append(v.pttls, toInt(a[4]))
+		if len(a) >= 6 {
+			v.readers = append(v.readers, toInt(a[5]))
+		}
 	}
 	return out
 }

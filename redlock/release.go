@@ -56,7 +56,7 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 // release answers once a quorum answered: the nodes still running get the
 // delete too, in the background.
 func (e *Engine) release(ctx context.Context, name, leaseID, owner, hold string) (lockd.Released, error) {
-	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name)},
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name), e.readersKey(name), e.readerDetailsKey(name)},
 		[]string{leaseID, owner, "", e.releasedChannel(), name, hold}, e.quorumOrImpossible(isAnswer))
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.Released{}, e.quorumError("answered", ok, replies)

@@ -48,7 +48,7 @@ func (e *Engine) listen() {
 			go func() {
 				defer e.listeners.Done()
 				for ctx.Err() == nil {
-					_ = n.listen(ctx, e.releasedChannel(), e.lines.Released)
+					_ = n.listen(ctx, e.releasedChannel(), e.released)
 					t := time.NewTimer(relistenEvery)
 					select {
 					case <-t.C:
@@ -121,9 +121,9 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 			if !waitq.Pause(ctx, w.Turn(), deadline) {
 				return lockd.Lease{}, e.waitEnded(ctx, err)
 			}
-			// A grant of a permit may leave room for the next: only a
-			// lock's own line waits for the release.
-			if after, released := w.AfterGrant(); after && line != lockd.SemaphoreLine(name) {
+			// A grant in a read line, or of a permit, may leave room for
+			// the next: only a lock's own line waits for the release.
+			if after, released := w.AfterGrant(); after && !isReadLine(line, name) && line != lockd.SemaphoreLine(name) {
 				// The one before us in line holds the lock now: an attempt
 				// before its release would be refused. Wait for that
 				// release (or the poll).

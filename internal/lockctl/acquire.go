@@ -27,6 +27,7 @@ func (g *globals) emitGrant(l lockd.Lease) error {
 			"ttl", (time.Duration(gr.TTLMs) * time.Millisecond).String(),
 			"expires", g.when(gr.ExpiresAt),
 			"metadata", string(gr.Metadata),
+			"mode", gr.Mode,
 			"hold", gr.Hold,
 			"holds", holdsText(gr.Holds))
 	})
@@ -39,6 +40,7 @@ func (g *globals) newAcquire() *cobra.Command {
 		fair      bool
 		reentrant bool
 		lease     string
+		mode      string
 	)
 	cmd := &cobra.Command{
 		Use:   "acquire NAME",
@@ -48,7 +50,8 @@ func (g *globals) newAcquire() *cobra.Command {
 			"it runs out after --ttl unless extended.\n\n" +
 			"With --reentrant the lease is reentrant: acquire --reentrant --lease LEASE takes one more hold on the\n" +
 			"lock under that lease (same fence), and each release removes one hold, the most recent first; the\n" +
-			"lock is free once every hold is released.\n\n" +
+			"lock is free once every hold is released. With --mode read the lease is a read lease: readers share\n" +
+			"the lock and keep writers out.\n\n" +
 			"Exits 75 when another lease holds the lock past --wait, 69 when lockd or its quorum is unavailable.",
 		Example: "  lockctl acquire orders:42 --ttl 30s --wait 5s --metadata job=nightly\n" +
 			"  lease=$(lockctl acquire orders:42 -o json | jq -r .lease)\n" +
@@ -72,7 +75,7 @@ func (g *globals) newAcquire() *cobra.Command {
 				return usagef("--lease: only with --reentrant, to take one more hold under that lease")
 			}
 			// What lockd would refuse is refused here, before any request.
-			o := lockd.AcquireOptions{Owner: g.owner, Lease: lease, TTL: ttl, Wait: wait, Metadata: md, Reentrant: reentrant}
+			o := lockd.AcquireOptions{Owner: g.owner, Lease: lease, TTL: ttl, Wait: wait, Metadata: md, Reentrant: reentrant, Mode: mode}
 			if o, err = o.Prepare(name); err != nil {
 				return g.runErr(err)
 			}
@@ -94,6 +97,9 @@ func (g *globals) newAcquire() *cobra.Command {
 			if fair {
 				opts = append(opts, client.Fair())
 			}
+			if mode == lockd.ModeRead {
+				opts = append(opts, client.Read())
+			}
 			holds := 0
 			if reentrant {
 				opts = append(opts, client.Reentrant())
@@ -106,7 +112,7 @@ func (g *globals) newAcquire() *cobra.Command {
 			return g.emitGrant(lockd.Lease{
 				Name: l.Name(), Owner: l.Owner(), ID: l.ID(), Fence: l.Fence(),
 				TTL: l.TTL(), ExpiresAt: l.ExpiresAt(), Metadata: l.Metadata(),
-				Hold: l.Hold(), Holds: holds,
+				Hold: l.Hold(), Holds: holds, Mode: l.Mode(),
 			})
 		},
 	}
@@ -117,6 +123,7 @@ func (g *globals) newAcquire() *cobra.Command {
 	f.StringArrayVar(&meta, "metadata", nil, "key=value stored with the lease and shown by inspect; repeat for more keys")
 	f.BoolVar(&reentrant, "reentrant", false, "make the lease reentrant: each acquire with it takes one more hold, each release removes one")
 	f.StringVar(&lease, "lease", "", "with --reentrant: take one more hold on the lock under this lease, which holds it")
+	f.StringVar(&mode, "mode", lockd.ModeWrite, "read (shared with other readers) or write (exclusive)")
 	return cmd
 }
 

@@ -37,3 +37,17 @@ func TestAcquireReentrant(t *testing.T) {
 	r = lockctlAt(t, url, "acquire", "re:other", "--owner", "alice", "--lease", first.Lease)
 	wantCode(t, r, lockctl.ExitUsage)
 }
+
+// TestAcquireRead takes two read leases with --mode read; a writer is
+// refused meanwhile, and an unknown mode is a usage error.
+func TestAcquireRead(t *testing.T) {
+	url := serve(t)
+	r := lockctlAt(t, url, "acquire", "rw:cli", "--owner", "r1", "--mode", "read")
+	wantCode(t, r, lockctl.ExitOK)
+	if !strings.Contains(r.stdout, "mode:") || !strings.Contains(r.stdout, "read") {
+		t.Errorf("stdout lacks the mode:\n%s", r.stdout)
+	}
+	wantCode(t, lockctlAt(t, url, "acquire", "rw:cli", "--owner", "r2", "--mode", "read"), lockctl.ExitOK)
+	wantCode(t, lockctlAt(t, url, "acquire", "rw:cli", "--owner", "w"), lockctl.ExitNotObtained)
+	wantCode(t, lockctlAt(t, url, "acquire", "rw:other", "--owner", "w", "--mode", "shared"), lockctl.ExitUsage)
+}

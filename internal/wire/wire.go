@@ -28,6 +28,8 @@ type AcquireRequest struct {
 	// Reentrant and Hold are lockd.AcquireOptions.Reentrant and Hold.
 	Reentrant bool   `json:"reentrant,omitempty"`
 	Hold      string `json:"hold,omitempty"`
+	// Mode is lockd.AcquireOptions.Mode: "read", or "write" (the default).
+	Mode string `json:"mode,omitempty"`
 }
 
 // ExtendRequest is the body of POST /v1/locks/{name}/extend.
@@ -72,6 +74,8 @@ type Lease struct {
 	// lease.
 	Hold  string `json:"hold,omitempty"`
 	Holds int    `json:"holds,omitempty"`
+	// Mode is "read" for a read lease; omitted for a write lease.
+	Mode string `json:"mode,omitempty"`
 }
 
 // FromLease returns the wire form of l.
@@ -88,6 +92,7 @@ func FromLease(l lockd.Lease) Lease {
 		WaitedMs:   l.Waited.Milliseconds(),
 		Hold:       l.Hold,
 		Holds:      l.Holds,
+		Mode:       l.Mode,
 	}
 }
 
@@ -105,6 +110,7 @@ func (l Lease) Domain() lockd.Lease {
 		Waited:     time.Duration(l.WaitedMs) * time.Millisecond,
 		Hold:       l.Hold,
 		Holds:      l.Holds,
+		Mode:       l.Mode,
 	}
 }
 
@@ -117,6 +123,10 @@ type Lock struct {
 	Fence     int64           `json:"fence,omitempty"`
 	ExpiresAt time.Time       `json:"expires_at,omitzero"`
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
+	// Mode is "read" when readers hold the lock, and Readers how many;
+	// both are omitted for a writer or a free lock.
+	Mode    string `json:"mode,omitempty"`
+	Readers int    `json:"readers,omitempty"`
 }
 
 // FromLockInfo returns the wire form of info, without its lease value.
@@ -124,6 +134,7 @@ func FromLockInfo(info lockd.LockInfo) Lock {
 	l := Lock{Name: info.Name, Held: info.Held}
 	if info.Held {
 		l.Owner, l.Fence, l.ExpiresAt, l.Metadata = info.Owner, info.Fence, UTC(info.ExpiresAt), info.Metadata
+		l.Mode, l.Readers = info.Mode, info.Readers
 	}
 	return l
 }
@@ -133,6 +144,7 @@ func (l Lock) Domain() lockd.LockInfo {
 	info := lockd.LockInfo{Name: l.Name, Held: l.Held}
 	if l.Held {
 		info.Owner, info.Fence, info.ExpiresAt, info.Metadata = l.Owner, l.Fence, l.ExpiresAt, l.Metadata
+		info.Mode, info.Readers = l.Mode, l.Readers
 	}
 	return info
 }

@@ -7,7 +7,13 @@
 -- waits: a refusal then marks the lock ('w'), so that its release wakes
 -- the waiters (see release.lua); ARGV[9] '1' when others wait behind the
 -- caller: a grant then marks the lock it makes; ARGV[10] the hold of a
--- reentrant acquire, '' for a lease that is not reentrant.
+-- reentrant acquire, '' for a lease that is not reentrant; ARGV[11] how
+-- long (ms) a caller that waits marks the lock as waited for by a writer
+-- when readers refuse it ('' or '0': no mark).
+-- KEYS[3], KEYS[4], KEYS[5]: the lock's readers, their details and the
+-- writer-waiting mark (see read_acquire.lua). A lock free of a writer is
+-- still refused while readers hold it; the check costs one EXISTS when
+-- no reader ever held it.
 -- A reentrant lease keeps its holds, oldest first, space-separated in
 -- 'holds', and the tag of the attempt that last wrote each hold in
 -- 'a:<hold>' (instead of 'att'), so that the cleanup of a failed attempt
@@ -20,14 +26,15 @@
 -- replaced when ARGV[4] is not '', the hold added unless it is there
 -- already, and the entry (or the hold) tagged with this attempt;
 -- {0, owner, pttl} when another lease holds it;
--- {3} when this lease holds it but is reentrant and the acquire is not, or
--- the other way round: nothing is written.
+-- {3, field} when this lease holds it but under other terms: field
+-- 'reentrant' when it is reentrant and the acquire is not, or the other
+-- way round; 'mode' when it holds a read lease. Nothing is written.
 local hold = ARGV[10] or ''
 local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta', 'holds')
 if cur[1] then
   if cur[1] == ARGV[1] then
     if (hold ~= '') ~= (cur[5] ~= false) then
-      return {3}
+      return {3, 'reentrant'}
     end
     redis.call('PEXPIRE', KEYS[1], ARGV[3])
     local meta = cur[4] or ''
@@ -57,6 +64,28 @@ if cur[1] then
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
+    redis.call('HDEL', KEYS[4], id)
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+  local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+  if last[1] then
+    if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then
+      return {3, 'mode'}
+    end
+    local ms = tonumber(ARGV[11] or '') or 0
+    if ARGV[8] == '1' and ms > 0 then
+      -- Hints, like 'w' above: a full node must still refuse.
+      redis.pcall('HSET', KEYS[4], 'w', '1')
+      redis.pcall('SET', KEYS[5], redis.call('GET', KEYS[5]) or '1', 'PX', ms)
+    end
+    local d = cjson.decode(redis.call('HGET', KEYS[4], last[1]))
+    return {0, d.o, tonumber(last[2]) - now}
+  end
+end
 local c = redis.call('INCR', KEYS[2])
 local f = c
 if ARGV[6] == '1' then
@@ -72,6 +101,17 @@ else
 end
 if ARGV[9] == '1' then
   redis.call('HSET', KEYS[1], 'w', '1')
+end
+if KEYS[5] then
+  -- Granted: this writer waits no more. Readers that waited behind its
+  -- mark are woken by its release.
+  local ww = redis.call('GET', KEYS[5])
+  if ww then
+    redis.call('DEL', KEYS[5])
+    if ww == '2' then
+      redis.call('HSET', KEYS[1], 'w', '1')
+    end
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {2, c, n}

@@ -12,21 +12,47 @@
 -- only that hold is removed. Without it, a release of a reentrant lease
 -- removes its most recent hold (and a cleanup, which names its hold,
 -- nothing). The lock is deleted with its last hold.
--- Returns {owner, fence, holds left} when it deleted the lock or a hold,
--- else nil.
+-- KEYS[2] and KEYS[3] (optional) are the lock's readers and their details
+-- (see read_acquire.lua): when the lock hash is not the lease's, a read
+-- lease of that value is released instead, and the release of the last
+-- reader is announced when a writer waited for it.
+-- Returns {owner, fence, holds left} when it deleted the lock, a hold or a
+-- read lease, else nil.
 local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner', 'att', 'w', 'holds')
-if not v[1] then
-  return false
-end
-if ARGV[1] ~= '' then
-  if v[1] ~= ARGV[1] then
-    return false
-  end
-elseif v[2] ~= ARGV[2] or v[4] ~= '1' then
-  return false
-end
 local att = ARGV[3] or ''
 local hold = ARGV[6] or ''
+if not v[1] or ARGV[1] ~= '' and v[1] ~= ARGV[1] then
+  if v[1] or ARGV[1] == '' or hold ~= '' or not KEYS[3] then
+    return false
+  end
+  local d = redis.call('HGET', KEYS[3], ARGV[1])
+  if not d then
+    return false
+  end
+  d = cjson.decode(d)
+  if att ~= '' and d.a ~= att then
+    return false
+  end
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local live = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0') > now
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  if redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf') == 0 then
+    local w = redis.call('HGET', KEYS[3], 'w')
+    redis.call('DEL', KEYS[2], KEYS[3])
+    if w == '1' and (ARGV[4] or '') ~= '' then
+      redis.call('PUBLISH', ARGV[4], ARGV[5])
+    end
+  end
+  if not live then
+    return false
+  end
+  return {d.o, tonumber(d.f) or 0, 0}
+end
+if ARGV[1] == '' and (v[2] ~= ARGV[2] or v[4] ~= '1') then
+  return false
+end
 if v[7] then
   local holds = ' ' .. v[7] .. ' '
   if hold == '' then

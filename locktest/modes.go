@@ -1,0 +1,271 @@
+package locktest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// readShared: readers share a lock, each with its own lease and fence, and
+// keep writers out until the last one goes; a writer keeps readers out.
+func (s *suite) readShared(t *testing.T) {
+	ctx := ctxFor(t)
+	name := lockName(t)
+	read := lockd.AcquireOptions{Mode: lockd.ModeRead, TTL: 5 * time.Second}
+	r1o, r2o := read, read
+	r1o.Owner, r2o.Owner = "r1", "r2"
+	r1 := s.mustAcquire(t, name, r1o)
+	r2 := s.mustAcquire(t, name, r2o)
+	if r1.Mode != lockd.ModeRead || r2.Mode != lockd.ModeRead || r1.ID == r2.ID || r1.Fence <= 0 || r2.Fence <= r1.Fence {
+		t.Fatalf("readers: got %+v and %+v; want two read leases, fences growing", r1, r2)
+	}
+	if _, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "w"}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("a writer while readers hold: got %v, want ErrNotObtained", err)
+	}
+	info, err := s.e.Inspect(ctx, name)
+	if err != nil || !info.Held || info.Mode != lockd.ModeRead || info.Readers != 2 {
+		t.Fatalf("Inspect: got %+v, %v; want held by 2 readers", info, err)
+	}
+	again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "r1", Lease: r1.ID, Mode: lockd.ModeRead, TTL: 5 * time.Second})
+	if again.Fence != r1.Fence || again.ID != r1.ID {
+		t.Errorf("retried read: got fence %d, want %d", again.Fence, r1.Fence)
+	}
+	if x, err := s.e.Extend(ctx, name, r2.ID, 10*time.Second); err != nil || x.Fence != r2.Fence || x.Mode != lockd.ModeRead || x.TTL != 10*time.Second {
+		t.Errorf("Extend of a reader: got %+v, %v", x, err)
+	}
+	if r, err := s.e.Release(ctx, name, r1.ID); err != nil || r.Owner != "r1" || r.Fence != r1.Fence {
+		t.Fatalf("Release of r1: got %+v, %v", r, err)
+	}
+	if _, err := s.e.Release(ctx, name, r1.ID); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("r1 released twice: got %v, want ErrNotHeld", err)
+	}
+	if _, err := s.e.Extend(ctx, name, r1.ID, 0); !errors.Is(err, lockd.ErrLost) {
+		t.Errorf("Extend of released r1: got %v, want ErrLost", err)
+	}
+	if _, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "w"}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("a writer with r2 left: got %v, want ErrNotObtained", err)
+	}
+	if _, err := s.e.Release(ctx, name, r2.ID); err != nil {
+		t.Fatalf("Release of r2: %v", err)
+	}
+	w := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "w", TTL: 5 * time.Second})
+	if w.Mode != "" || w.Fence <= r2.Fence {
+		t.Errorf("writer: got %+v; want a write lease with fence > %d", w, r2.Fence)
+	}
+	if _, err := s.e.Acquire(ctx, name, r1o); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Errorf("a reader while a writer holds: got %v, want ErrNotObtained", err)
+	}
+	if info, err := s.e.Inspect(ctx, name); err != nil || info.Mode != "" || info.Readers != 0 || info.Owner != "w" {
+		t.Errorf("Inspect with a writer: got %+v, %v", info, err)
+	}
+}
+
+// modeMismatch: a lease keeps the mode of its first grant.
+func (s *suite) modeMismatch(t *testing.T) {
+	ctx := ctxFor(t)
+	for _, first := range []string{lockd.ModeRead, lockd.ModeWrite} {
+		name := lockName(t)
+		id := lockd.NewLeaseID()
+		s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", Lease: id, Mode: first})
+		other := lockd.ModeRead
+		if first == lockd.ModeRead {
+			other = lockd.ModeWrite
+		}
+		_, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "a", Lease: id, Mode: other})
+		var ae *lockd.ArgumentError
+		if !errors.As(err, &ae) || ae.Field != "mode" {
+			t.Errorf("%s then %s with one lease: got %v, want an ArgumentError on mode", first, other, err)
+		}
+		if _, err := s.e.Release(ctx, name, id); err != nil {
+			t.Errorf("Release after the refusal: %v", err)
+		}
+	}
+}
+
+// modeInvalid checks the argument errors of modes.
+func (s *suite) modeInvalid(t *testing.T) {
+	name := lockName(t)
+	for _, c := range []struct {
+		name string
+		opts lockd.AcquireOptions
+	}{
+		{"Unknown", lockd.AcquireOptions{Owner: "a", Mode: "exclusive"}},
+		{"ReadReentrant", lockd.AcquireOptions{Owner: "a", Mode: lockd.ModeRead, Reentrant: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := s.e.Acquire(ctxFor(t), name, c.opts)
+			var ae *lockd.ArgumentError
+			if !errors.As(err, &ae) || ae.Field != "mode" {
+				t.Fatalf("got %v, want an ArgumentError on mode", err)
+			}
+		})
+	}
+	t.Run("AcquireMany", func(t *testing.T) {
+		_, err := lockd.AcquireMany(ctxFor(t), s.e, []string{name}, lockd.AcquireOptions{Owner: "a", Mode: lockd.ModeRead})
+		var ae *lockd.ArgumentError
+		if !errors.As(err, &ae) || ae.Field != "mode" {
+			t.Fatalf("got %v, want an ArgumentError on mode", err)
+		}
+	})
+}
+
+// readWriteExclusion runs readers and writers on one lock: a writer is
+// never in with anyone, readers do overlap, and a counter only writers
+// change under the lock loses no increment.
+func (s *suite) readWriteExclusion(t *testing.T) {
+	name := lockName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	const workers, rounds = 8, 20
+	var (
+		readers, writers atomic.Int32
+		maxReaders       atomic.Int32
+		counter          int // changed only under a write lease
+		wg               sync.WaitGroup
+	)
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mode := lockd.ModeRead
+			if i%2 == 0 {
+				mode = lockd.ModeWrite
+			}
+			for range rounds {
+				l, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: mode, Mode: mode, TTL: 10 * time.Second, Wait: 20 * time.Second})
+				if err != nil {
+					t.Errorf("%s acquire: %v", mode, err)
+					return
+				}
+				if mode == lockd.ModeWrite {
+					if n := writers.Add(1); n != 1 || readers.Load() != 0 {
+						t.Errorf("a writer in with %d writers and %d readers", n-1, readers.Load())
+					}
+					v := counter
+					time.Sleep(time.Millisecond)
+					counter = v + 1
+					writers.Add(-1)
+				} else {
+					n := readers.Add(1)
+					if writers.Load() != 0 {
+						t.Errorf("a reader in with a writer")
+					}
+					for m := maxReaders.Load(); n > m && !maxReaders.CompareAndSwap(m, n); m = maxReaders.Load() {
+					}
+					time.Sleep(5 * time.Millisecond)
+					readers.Add(-1)
+				}
+				if _, err := s.e.Release(context.WithoutCancel(ctx), name, l.ID); err != nil {
+					t.Errorf("%s release: %v", mode, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if want := workers / 2 * rounds; counter != want {
+		t.Errorf("counter = %d, want %d", counter, want)
+	}
+	if maxReaders.Load() < 2 {
+		t.Errorf("readers never overlapped (at most %d at once)", maxReaders.Load())
+	}
+}
+
+// writerPreference: while readers keep arriving, each overlapping the
+// last, a waiting writer still gets in: new readers are refused once it
+// waits.
+func (s *suite) writerPreference(t *testing.T) {
+	name := lockName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	first := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "r", Mode: lockd.ModeRead, TTL: 5 * time.Second})
+	var (
+		stop    atomic.Bool
+		writing atomic.Bool
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() { // a reader every 20ms, each held 150ms
+		defer wg.Done()
+		prev := first.ID
+		for !stop.Load() {
+			l, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "r", Mode: lockd.ModeRead, TTL: 5 * time.Second})
+			if err == nil && writing.Load() {
+				t.Errorf("a reader got in while the writer held the lock")
+			}
+			if prev != "" {
+				go func(id string) {
+					time.Sleep(150 * time.Millisecond)
+					_, _ = s.e.Release(context.WithoutCancel(ctx), name, id)
+				}(prev)
+			}
+			prev = ""
+			if err == nil {
+				prev = l.ID
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if prev != "" {
+			_, _ = s.e.Release(context.WithoutCancel(ctx), name, prev)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // readers overlap by now
+	start := time.Now()
+	w, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "w", TTL: 5 * time.Second, Wait: 15 * time.Second})
+	if err != nil {
+		stop.Store(true)
+		wg.Wait()
+		t.Fatalf("writer among arriving readers: %v after %v", err, time.Since(start))
+	}
+	writing.Store(true)
+	time.Sleep(100 * time.Millisecond)
+	writing.Store(false)
+	if _, err := s.e.Release(ctx, name, w.ID); err != nil {
+		t.Errorf("writer release: %v", err)
+	}
+	stop.Store(true)
+	wg.Wait()
+	t.Logf("the writer got in after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// writerGivesUp: a writer that waited for readers and gave up keeps new
+// readers out no longer than its engine's mark lives (bounded here by a
+// reader's wait of 5s); a writer that is granted wakes no reader early.
+func (s *suite) writerGivesUp(t *testing.T) {
+	ctx := ctxFor(t)
+	name := lockName(t)
+	r := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "r", Mode: lockd.ModeRead, TTL: 10 * time.Second})
+	if _, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "w", Wait: 300 * time.Millisecond}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("writer behind a reader: got %v, want ErrNotObtained", err)
+	}
+	start := time.Now()
+	r2, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "r2", Mode: lockd.ModeRead, Wait: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("a reader after the writer gave up: %v", err)
+	}
+	t.Logf("a reader got in %v after the writer gave up", time.Since(start).Round(time.Millisecond))
+	// A writer waiting for both readers is woken by the last release.
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "w", Wait: 10 * time.Second})
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	for _, id := range []string{r.ID, r2.ID} {
+		if _, err := s.e.Release(ctx, name, id); err != nil {
+			t.Fatalf("Release: %v", err)
+		}
+	}
+	released := time.Now()
+	if err := <-done; err != nil {
+		t.Fatalf("writer waiting for the readers: %v", err)
+	}
+	if d := time.Since(released); d > 2*time.Second {
+		t.Errorf("writer granted %v after the last reader's release, want well under 2s", d)
+	}
+}

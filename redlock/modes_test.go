@@ -1,0 +1,118 @@
+package redlock
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+)
+
+// TestReadWriteNodeFaults runs readers and writers on one lock while one of
+// three nodes is killed, or paused (SIGSTOP), part-way: a writer is never in
+// with anyone, readers still overlap, and every acquire is served.
+func TestReadWriteNodeFaults(t *testing.T) {
+	for _, fault := range []string{"Killed", "Paused"} {
+		t.Run(fault, func(t *testing.T) {
+			e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond), WithRetryDelay(time.Millisecond, 5*time.Millisecond))
+			name := "rw-" + fault
+			c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			const workers, rounds = 6, 15
+			var (
+				readers, writers, maxReaders atomic.Int32
+				counter                      int
+				wg                           sync.WaitGroup
+			)
+			for i := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					mode := lockd.ModeRead
+					if i%2 == 0 {
+						mode = lockd.ModeWrite
+					}
+					for range rounds {
+						l, err := e.Acquire(c, name, lockd.AcquireOptions{Owner: mode, Mode: mode, TTL: 5 * time.Second, Wait: 30 * time.Second})
+						if err != nil {
+							t.Errorf("%s acquire: %v", mode, err)
+							return
+						}
+						if mode == lockd.ModeWrite {
+							if n := writers.Add(1); n != 1 || readers.Load() != 0 {
+								t.Errorf("a writer in with %d writers and %d readers", n-1, readers.Load())
+							}
+							v := counter
+							time.Sleep(2 * time.Millisecond)
+							counter = v + 1
+							writers.Add(-1)
+						} else {
+							n := readers.Add(1)
+							if writers.Load() != 0 {
+								t.Errorf("a reader in with a writer")
+							}
+							for m := maxReaders.Load(); n > m && !maxReaders.CompareAndSwap(m, n); m = maxReaders.Load() {
+							}
+							time.Sleep(10 * time.Millisecond)
+							readers.Add(-1)
+						}
+						// A release that cannot tell (quorum unavailable while
+						// the fault is new) is retried; the lease runs out
+						// otherwise.
+						for {
+							_, err := e.Release(context.WithoutCancel(c), name, l.ID)
+							if err == nil || errors.Is(err, lockd.ErrNotHeld) || c.Err() != nil {
+								break
+							}
+							time.Sleep(10 * time.Millisecond)
+						}
+					}
+				}()
+			}
+			time.Sleep(150 * time.Millisecond)
+			if fault == "Killed" {
+				servers[1].Kill()
+			} else {
+				servers[1].Pause()
+				defer servers[1].Resume()
+			}
+			wg.Wait()
+			if want := workers / 2 * rounds; counter != want {
+				t.Errorf("counter = %d, want %d", counter, want)
+			}
+			if maxReaders.Load() < 2 {
+				t.Errorf("readers never overlapped")
+			}
+		})
+	}
+}
+
+// TestWriterMarkOutlivesDeadWriter: a writer that waits for a reader, and
+// whose context ends (as when its caller dies), keeps new readers out no
+// longer than WriterMark.
+func TestWriterMarkOutlivesDeadWriter(t *testing.T) {
+	e, _, _ := newFaultEngine(t, 3)
+	name := "rw-dead-writer"
+	if _, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "r", Mode: lockd.ModeRead, TTL: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+	defer cancel()
+	if _, err := e.Acquire(wctx, name, lockd.AcquireOptions{Owner: "w", Wait: time.Minute}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("writer behind the reader: got %v, want ErrNotObtained", err)
+	}
+	died := time.Now()
+	if _, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "r2", Mode: lockd.ModeRead}); !errors.Is(err, lockd.ErrNotObtained) {
+		t.Fatalf("a reader right after the writer died: got %v, want ErrNotObtained (the mark lives)", err)
+	}
+	if _, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "r2", Mode: lockd.ModeRead, Wait: 10 * time.Second}); err != nil {
+		t.Fatalf("a reader once the mark ran out: %v", err)
+	}
+	if d := time.Since(died); d > WriterMark+time.Second {
+		t.Errorf("a dead writer kept readers out %v, want at most about %v", d, WriterMark)
+	}
+	t.Logf("a dead writer kept new readers out %v", time.Since(died).Round(time.Millisecond))
+}
