@@ -83,6 +83,7 @@ func Run(t *testing.T, cfg Config) {
 		{"ReadWriteExclusion", s.readWriteExclusion},
 		{"WriterPreference", s.writerPreference},
 		{"WriterGivesUp", s.writerGivesUp},
+		{"ReadersWake", s.readersWake},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.fn)

@@ -116,3 +116,58 @@ func TestWriterMarkOutlivesDeadWriter(t *testing.T) {
 	}
 	t.Logf("a dead writer kept new readers out %v", time.Since(died).Round(time.Millisecond))
 }
+
+// TestWriterPreferenceNodeDown: with one of three nodes killed, a writer
+// waiting among readers that keep arriving (each overlapping the last) is
+// still granted, and no reader gets in while it holds.
+func TestWriterPreferenceNodeDown(t *testing.T) {
+	e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond))
+	servers[2].Kill()
+	name := "rw-preference"
+	c := ctx(t)
+	var (
+		stop, writing atomic.Bool
+		wg            sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var prev string
+		for !stop.Load() {
+			l, err := e.Acquire(c, name, lockd.AcquireOptions{Owner: "r", Mode: lockd.ModeRead, TTL: 5 * time.Second})
+			if err == nil && writing.Load() {
+				t.Errorf("a reader got in while the writer held the lock")
+			}
+			if prev != "" {
+				wg.Add(1)
+				go func(id string) {
+					defer wg.Done()
+					time.Sleep(150 * time.Millisecond)
+					_, _ = e.Release(c, name, id)
+				}(prev)
+			}
+			prev = ""
+			if err == nil {
+				prev = l.ID
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	w, err := e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "w", TTL: 5 * time.Second, Wait: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("writer among arriving readers: %v", err)
+	}
+	writing.Store(true)
+	t.Logf("the writer got in after %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(100 * time.Millisecond)
+	writing.Store(false)
+	if _, err := e.Release(ctx(t), name, w.ID); err != nil {
+		t.Errorf("writer release: %v", err)
+	}
+}
