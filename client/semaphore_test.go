@@ -228,3 +228,40 @@ func TestWithPermitLimit(t *testing.T) {
 		t.Errorf("%d holders at once, want 1 to %d", m, limit)
 	}
 }
+
+// halfRelease is a memory engine whose first permit release deletes the
+// permit but answers ErrQuorumUnavailable, as a Redlock release does when
+// one node deleted it and too few others answered.
+type halfRelease struct {
+	*memlock.Engine
+	failed atomic.Bool
+}
+
+func (h *halfRelease) ReleasePermit(ctx context.Context, name, leaseID string) (lockd.Released, error) {
+	r, err := h.Engine.ReleasePermit(ctx, name, leaseID)
+	if err == nil && h.failed.CompareAndSwap(false, true) {
+		return lockd.Released{}, lockd.ErrQuorumUnavailable
+	}
+	return r, err
+}
+
+// TestReleaseAfterQuorumUnavailable: a release that may have deleted the
+// permit (quorum unavailable) and whose retry finds it gone succeeded.
+func TestReleaseAfterQuorumUnavailable(t *testing.T) {
+	eng := &halfRelease{Engine: memlock.New()}
+	t.Cleanup(func() { _ = eng.Close() })
+	c, err := client.NewLocal(eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.AcquirePermit(ctxFor(t), "half", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctxFor(t)); err != nil {
+		t.Fatalf("Release: got %v, want nil (the first attempt released it)", err)
+	}
+	if !errors.Is(l.Err(), client.ErrReleased) || !eng.failed.Load() {
+		t.Errorf("Err: %v, first attempt failed: %v", l.Err(), eng.failed.Load())
+	}
+}
