@@ -120,6 +120,12 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 		return lockd.Lease{}, err
 	}
 	if o.ReleaseByOwner {
+		if o.Reentrant || o.Mode == lockd.ModeRead {
+			// Refused as the engines refuse it; /get-lock would grant a
+			// plain lock.
+			_, err := o.Prepare(name)
+			return lockd.Lease{}, err
+		}
 		return r.getLock(ctx, name, o)
 	}
 	in := acquireRequest(o)

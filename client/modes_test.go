@@ -70,3 +70,23 @@ func TestModeBadInputSDK(t *testing.T) {
 		t.Errorf("Reenter of a read lease: got %v, want an ArgumentError on reentrant", err)
 	}
 }
+
+// TestReleaseByOwnerModes: the Engine adapter refuses a reentrant or read
+// acquire by owner as the engines do, instead of taking a plain lock
+// through /get-lock.
+func TestReleaseByOwnerModes(t *testing.T) {
+	c, _ := serve(t)
+	ctx := ctxFor(t)
+	for field, o := range map[string]lockd.AcquireOptions{
+		"reentrant": {Owner: "a", ReleaseByOwner: true, Reentrant: true},
+		"mode":      {Owner: "a", ReleaseByOwner: true, Mode: lockd.ModeRead},
+	} {
+		var ae *lockd.ArgumentError
+		if _, err := c.Engine().Acquire(ctx, "by-owner", o); !errors.As(err, &ae) || ae.Field != field {
+			t.Errorf("%s by owner: got %v, want an ArgumentError on %s", field, err, field)
+		}
+	}
+	if info, err := c.Inspect(ctx, "by-owner"); err != nil || info.Held {
+		t.Errorf("after the refusals: got %+v, %v; want the lock free", info, err)
+	}
+}
