@@ -74,8 +74,8 @@ type SemaphoreInfo struct {
 //
 // AcquirePermit grants a permit of the semaphore name under limit to
 // opts.Owner, waiting up to opts.Wait while all limit permits are taken.
-// opts are those of Engine.Acquire (Fair included; ReleaseByOwner and
-// Reentrant are refused with an *ArgumentError). An acquire with a lease that already
+// opts are those of Engine.Acquire (Fair included; ReleaseByOwner,
+// Reentrant and a read Mode are refused with an *ArgumentError). An acquire with a lease that already
 // holds a permit is a retry: it refreshes the TTL and returns the same
 // permit and fence. It returns *NotObtainedError (ErrNotObtained) when
 // every permit is taken past the wait, *LimitConflictError
@@ -104,8 +104,9 @@ func ValidateLimit(limit int) error {
 }
 
 // PreparePermit is Prepare for AcquirePermit: it validates limit as well,
-// and refuses ReleaseByOwner (field "release_by_owner") and Reentrant or
-// Hold (field "reentrant"), which permits do not offer. Engines call it
+// and refuses ReleaseByOwner (field "release_by_owner"), Reentrant or Hold
+// (field "reentrant") and a read Mode (field "mode"), which permits do not
+// offer. Engines call it
 // first thing in AcquirePermit.
 func (o AcquireOptions) PreparePermit(name string, limit int) (AcquireOptions, error) {
 	if err := ValidateName(name); err != nil {
@@ -119,6 +120,9 @@ func (o AcquireOptions) PreparePermit(name string, limit int) (AcquireOptions, e
 	}
 	if o.Reentrant || o.Hold != "" {
 		return o, &ArgumentError{Field: "reentrant", Reason: "is not offered for semaphore permits"}
+	}
+	if o.Mode != "" && o.Mode != ModeWrite {
+		return o, &ArgumentError{Field: "mode", Reason: "is not offered for semaphore permits"}
 	}
 	return o.Prepare(name)
 }

@@ -148,6 +148,10 @@ func TestPermitBadInput(t *testing.T) {
 			_, err := c.AcquirePermit(ctx, "x", 1, client.Reentrant())
 			return err
 		}},
+		{"ReadMode", "mode", func(ctx context.Context) error {
+			_, err := c.AcquirePermit(ctx, "x", 1, client.Read())
+			return err
+		}},
 		{"WithPermitLimit", "limit", func(ctx context.Context) error {
 			return c.WithPermit(ctx, "x", 0, func(context.Context, *client.Lease) error { return nil })
 		}},

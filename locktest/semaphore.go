@@ -392,6 +392,10 @@ func (s *semSuite) invalid(t *testing.T) {
 			_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "a", Reentrant: true})
 			return err
 		}},
+		{"ReadMode", "mode", func(ctx context.Context) error {
+			_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "a", Mode: lockd.ModeRead})
+			return err
+		}},
 		{"ReleaseByOwner", "release_by_owner", func(ctx context.Context) error {
 			_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "a", ReleaseByOwner: true})
 			return err
