@@ -61,6 +61,7 @@ func RunMinter(t *testing.T, newEngine func(t *testing.T, m lockd.FenceMinter) l
 		s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second})
 	})
 	t.Run("Semaphore", func(t *testing.T) { permitMinter(t, e, m) })
+	t.Run("Modes", func(t *testing.T) { modesMinter(t, s, m) })
 	t.Run("MintPastValidity", func(t *testing.T) {
 		name := lockName(t)
 		m.SetDelay(time.Second)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/minttest"
 )
 
 // readShared: readers share a lock, each with its own lease and fence, and
@@ -313,5 +314,44 @@ func (s *suite) readersWake(t *testing.T) {
 	t.Logf("%d waiting readers granted within %v of the writer's release", n, last.Round(100*time.Microsecond))
 	if info, err := s.e.Inspect(ctx, name); err != nil || info.Readers != n {
 		t.Errorf("Inspect: got %+v, %v; want %d readers", info, err, n)
+	}
+}
+
+// modesMinter checks read leases and reentrant holds over a fence minter:
+// each reader's fence is minted, a retried read or an inner hold mints
+// nothing, and a failed mint leaves no reader behind.
+func modesMinter(t *testing.T, s *suite, m *minttest.Minter) {
+	ctx := ctxFor(t)
+	name := lockName(t)
+	n0, _ := m.Calls()
+	r1 := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "r1", Mode: lockd.ModeRead})
+	again := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "r1", Lease: r1.ID, Mode: lockd.ModeRead})
+	r2 := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "r2", Mode: lockd.ModeRead})
+	if n, _ := m.Calls(); n-n0 != 2 || r1.Fence < 1000 || again.Fence != r1.Fence || r2.Fence <= r1.Fence {
+		t.Errorf("readers: %d mints, fences %d, %d (retry), %d; want 2 mints, fences from the minter, the retry's unchanged", n-n0, r1.Fence, again.Fence, r2.Fence)
+	}
+	if info, err := s.e.Inspect(ctx, name); err != nil || info.Readers != 2 {
+		t.Errorf("Inspect: got %+v, %v", info, err)
+	}
+	m.SetDown(true)
+	_, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: "r3", Mode: lockd.ModeRead})
+	m.SetDown(false)
+	if !errors.Is(err, lockd.ErrStoreUnavailable) {
+		t.Fatalf("a reader with the store down: got %v, want ErrStoreUnavailable", err)
+	}
+	if info, err := s.e.Inspect(ctx, name); err != nil || info.Readers != 2 {
+		t.Errorf("after a failed mint: got %+v, %v; want the two readers only", info, err)
+	}
+	for _, id := range []string{r1.ID, r2.ID} {
+		if _, err := s.e.Release(ctx, name, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n1, _ := m.Calls()
+	id := lockd.NewLeaseID()
+	outer := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", Lease: id, Reentrant: true})
+	inner := s.mustAcquire(t, name, lockd.AcquireOptions{Owner: "a", Lease: id, Reentrant: true})
+	if n, _ := m.Calls(); n-n1 != 1 || inner.Fence != outer.Fence || inner.Holds != 2 {
+		t.Errorf("reentrant: %d mints, fences %d and %d, holds %d; want 1 mint, one fence, 2 holds", n-n1, outer.Fence, inner.Fence, inner.Holds)
 	}
 }
