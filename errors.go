@@ -41,6 +41,13 @@ var (
 	// in front of lockd; after a 504 the request may have been served, which
 	// a retry with the same lease makes harmless.
 	ErrUnavailable = errors.New("lockd: unavailable")
+	// ErrUnauthenticated means lockd asks for an API key and the request
+	// had none, or one it does not know.
+	ErrUnauthenticated = errors.New("lockd: unauthenticated")
+	// ErrPermissionDenied means the request's API key may not do this: its
+	// role is too low (read, write, admin), or the name is outside its
+	// prefixes. Nothing was done.
+	ErrPermissionDenied = errors.New("lockd: permission denied")
 	// ErrInternal is what the SDK returns for a server error it cannot
 	// map to any other value.
 	ErrInternal = errors.New("lockd: internal error")
@@ -117,6 +124,8 @@ const (
 	CodeStoreUnavailable  = "store_unavailable"
 	CodeNotConfigured     = "not_configured"
 	CodeUnavailable       = "unavailable"
+	CodeUnauthenticated   = "unauthenticated"
+	CodePermissionDenied  = "permission_denied"
 	CodeInternal          = "internal"
 )
 
@@ -131,6 +140,8 @@ var codes = []struct {
 	{CodeStoreUnavailable, ErrStoreUnavailable},
 	{CodeNotConfigured, ErrNotConfigured},
 	{CodeUnavailable, ErrUnavailable},
+	{CodeUnauthenticated, ErrUnauthenticated},
+	{CodePermissionDenied, ErrPermissionDenied},
 	{CodeLimitConflict, ErrLimitConflict},
 	{CodeLockHeld, ErrNotObtained},
 	{CodeLockLost, ErrLost},

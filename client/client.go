@@ -52,6 +52,7 @@ type Client struct {
 	hub      *election.Hub // elections of NewLocal: campaigns, resignations, observers
 	owner    string
 	retryFor time.Duration // how long calls retry transient failures
+	token    string        // the API key sent with every request; "" for none
 
 	// Settings of the HTTP transport, which New reads.
 	hc        *http.Client
@@ -142,6 +143,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		c.hc = defaultHTTPClient(c.idleConns)
 	}
+	c.hc = withToken(c.hc, c.token)
 	c.journal = nil
 	c.remote = &remote{base: strings.TrimRight(u.String(), "/"), hc: c.hc, timeout: c.timeout}
 	c.eng = c.remote

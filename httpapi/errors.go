@@ -29,6 +29,8 @@ var statuses = map[string]int{
 	lockd.CodeStoreUnavailable:  http.StatusServiceUnavailable,
 	lockd.CodeNotConfigured:     http.StatusNotImplemented,
 	lockd.CodeUnavailable:       http.StatusServiceUnavailable,
+	lockd.CodeUnauthenticated:   http.StatusUnauthorized,
+	lockd.CodePermissionDenied:  http.StatusForbidden,
 	lockd.CodeInternal:          http.StatusInternalServerError,
 	codeNotFound:                http.StatusNotFound,
 	codeMethodNotAllowed:        http.StatusMethodNotAllowed,

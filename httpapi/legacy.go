@@ -190,6 +190,9 @@ func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := allowNames(r.Context(), resource); err != nil {
+		return err
+	}
 	// No lease: the engine makes a fresh one, so an identity that already
 	// holds the lock is refused like anyone else.
 	lease, err := s.engine.Acquire(r.Context(), resource, lockd.AcquireOptions{Owner: identity, TTL: ttl, ReleaseByOwner: true})
@@ -241,6 +244,9 @@ func (s *Server) handleReleaseLock(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if err := lockd.ValidateOwner(identity); err != nil {
+		return err
+	}
+	if err := allowNames(r.Context(), resource); err != nil {
 		return err
 	}
 	answer := func(msg string, rel lockd.Released) error {

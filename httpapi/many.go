@@ -16,6 +16,9 @@ func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
+	if err := allowNames(r.Context(), req.Names...); err != nil {
+		return err
+	}
 	opts, err := s.acquireOptions(w, req.AcquireRequest)
 	if err != nil {
 		return err
@@ -34,6 +37,9 @@ func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error {
 	var req wire.ExtendManyRequest
 	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	if err := allowNames(r.Context(), req.Names...); err != nil {
 		return err
 	}
 	ttl, err := extendTTL(req.TTLMs)
@@ -55,6 +61,9 @@ func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error 
 func (s *Server) handleReleaseMany(w http.ResponseWriter, r *http.Request) error {
 	var req wire.ReleaseManyRequest
 	if err := s.decode(w, r, &req, true); err != nil {
+		return err
+	}
+	if err := allowNames(r.Context(), req.Names...); err != nil {
 		return err
 	}
 	if err := lockd.ValidateNames(req.Names); err != nil {

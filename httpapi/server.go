@@ -57,6 +57,7 @@ type Server struct {
 	warnings        *logLimiter
 	requests        RequestObserver
 	metrics         http.Handler
+	keys            []Key
 	elect           elections
 }
 
@@ -170,6 +171,26 @@ type route struct {
 	h            http.Handler
 }
 
+// guarded wraps a route in the authentication it needs (when keys are
+// configured): none for the probes (/healthz, /readyz, the prototype's
+// GET /), admin for /v1/admin/ and force-release, read for any other GET,
+// write for the rest. A refusal is answered in the route's own error shape.
+func (s *Server) guarded(rt route) http.Handler {
+	fail := s.writeError
+	if rt.path == "/get-lock" || rt.path == "/release-lock" {
+		fail = s.writeLegacyError
+	}
+	switch {
+	case rt.path == "/{$}" || rt.path == "/healthz" || rt.path == "/readyz":
+		return rt.h
+	case strings.HasPrefix(rt.path, "/v1/admin/") || strings.HasSuffix(rt.path, "/force-release"):
+		return s.guard(RoleAdmin, rt.h, fail)
+	case rt.method == http.MethodGet:
+		return s.guard(RoleRead, rt.h, fail)
+	}
+	return s.guard(RoleWrite, rt.h, fail)
+}
+
 // routes registers every route. New routes (lock kinds, metrics) go in
 // this table; everything else (405s, 404s) follows from it.
 func (s *Server) routes(mux *http.ServeMux) {
@@ -206,7 +227,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	allowed := make(map[string][]string)
 	var paths []string
 	for _, rt := range table {
-		mux.Handle(rt.method+" "+rt.path, rt.h)
+		mux.Handle(rt.method+" "+rt.path, s.guarded(rt))
 		if _, ok := allowed[rt.path]; !ok {
 			paths = append(paths, rt.path)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/cli"
 )
 
@@ -37,6 +38,8 @@ type config struct {
 	instance        string
 	pprofAddr       string
 	eventLog        bool
+	keys            []httpapi.Key
+	tlsCert, tlsKey string
 }
 
 // command is lockd's flags and help. Its version is filled in by
@@ -63,6 +66,8 @@ names, else the defaults; "lockd config print" shows the result.
 		{Flag: "instance", Env: "LOCKD_INSTANCE", Usage: "this instance's id in the journal; none means hostname-pid"},
 		{Flag: "log-format", Env: "LOCKD_LOG_FORMAT", Default: "text", Usage: "log format: text or json"},
 		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
+		{Flag: "tls-cert", Env: "LOCKD_TLS_CERT", Usage: "PEM certificate (chain) file: serve HTTPS instead of HTTP; needs --tls-key"},
+		{Flag: "tls-key", Env: "LOCKD_TLS_KEY", Usage: "PEM private key file of --tls-cert"},
 		{Flag: "event-log", Env: "LOCKD_EVENT_LOG", Bool: true, Default: "true", Usage: "log one info line per grant, refusal after a wait, loss and release (name, owner, fence, wait, hold time)"},
 		{Flag: "pprof", Env: "LOCKD_PPROF", Usage: "serve Go's profiles (/debug/pprof/) on this host:port, apart from the API; none means off. Profiles show internals: keep it on a loopback address"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
@@ -176,6 +181,11 @@ func (s *settings) config() (config, error) {
 	cfg.pprofAddr = strings.TrimSpace(s.get("pprof"))
 	if cfg.eventLog, err = s.bool("event-log"); err != nil {
 		return config{}, err
+	}
+	cfg.keys = s.keys
+	cfg.tlsCert, cfg.tlsKey = strings.TrimSpace(s.get("tls-cert")), strings.TrimSpace(s.get("tls-key"))
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return config{}, usageErrorf("%s and %s go together: give both, or neither", s.label("tls-cert"), s.label("tls-key"))
 	}
 	cfg.instance = s.get("instance")
 	if cfg.instance == "" {

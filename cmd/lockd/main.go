@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -97,6 +98,19 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("--tls-cert and --tls-key: %w", err)
+		}
+		ln, scheme = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), "https"
+	}
+	if openToOthers(cfg) {
+		log.Warn("NO AUTHENTICATION: lockd listens on a non-loopback address without API keys, so anyone who reaches it can take, keep and release any lock; configure keys in the --config file",
+			slog.String("addr", ln.Addr().String()))
+	}
 	if cfg.pprofAddr != "" {
 		stop, err := servePprof(cfg.pprofAddr, log)
 		if err != nil {
@@ -106,14 +120,20 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		defer stop()
 	}
 	srv := &http.Server{
-		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()))...),
+		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys))...),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("mode", mode), slog.String("version", buildVersion()))
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme), slog.String("mode", mode),
+		slog.String("version", buildVersion()), slog.Int("api_keys", len(cfg.keys)))
 	return cli.Serve(ctx, srv, ln, log, cfg.shutdownTimeout, cancelGrace)
 }
+
+// openToOthers reports whether lockd listens where other machines may
+// reach it without API keys: then anyone who reaches it can take and
+// release any lock, which lockd says loudly at start.
+func openToOthers(cfg config) bool { return len(cfg.keys) == 0 && !isLoopback(cfg.addr) }
 
 // listenNote says where dev mode listens, and whether only this machine
 // can reach it.

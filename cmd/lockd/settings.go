@@ -14,6 +14,7 @@ import (
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 
+	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/cli"
 )
 
@@ -34,7 +35,8 @@ const (
 type settings struct {
 	k    *koanf.Koanf
 	from map[string]string
-	file string // the config file's path, or ""
+	file string        // the config file's path, or ""
+	keys []httpapi.Key // the API keys, from the file only
 }
 
 // loadSettings merges the layers with the config file that --config (or
@@ -51,11 +53,11 @@ func loadSettings(l cli.Layers) (*settings, error) {
 		vals map[string]string
 	}{{fromDefault, l.Defaults}, {fromFile, nil}, {fromEnv, l.Env}, {fromFlag, l.Flags}}
 	if s.file != "" {
-		vals, err := readConfigFile(s.file)
+		vals, keys, err := readConfigFile(s.file)
 		if err != nil {
 			return nil, err
 		}
-		layers[1].vals = vals
+		layers[1].vals, s.keys = vals, keys
 	}
 	for _, layer := range layers {
 		m := make(map[string]any, len(layer.vals))
@@ -69,44 +71,112 @@ func loadSettings(l cli.Layers) (*settings, error) {
 	return s, nil
 }
 
-// readConfigFile reads the YAML file at path into setting values. A
-// list is joined with commas (the form of --redis); a YAML null leaves
-// the setting unset.
-func readConfigFile(path string) (map[string]string, error) {
+// readConfigFile reads the YAML file at path into setting values, and
+// its API keys. A list is joined with commas (the form of --redis); a
+// YAML null leaves the setting unset.
+func readConfigFile(path string) (map[string]string, []httpapi.Key, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usageErrorf("--config (LOCKD_CONFIG): %v", err)
+		return nil, nil, usageErrorf("--config (LOCKD_CONFIG): %v", err)
 	}
 	defer f.Close()
 	raw, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
 	if err != nil {
-		return nil, usageErrorf("--config (LOCKD_CONFIG): reading %s: %v", path, err)
+		return nil, nil, usageErrorf("--config (LOCKD_CONFIG): reading %s: %v", path, err)
 	}
 	if len(raw) > maxConfigFile {
-		return nil, usageErrorf("--config (LOCKD_CONFIG): %s is larger than %d bytes", path, maxConfigFile)
+		return nil, nil, usageErrorf("--config (LOCKD_CONFIG): %s is larger than %d bytes", path, maxConfigFile)
 	}
 	k := koanf.New("\x00") // no nesting: keys are flag names
 	if err := k.Load(rawbytes.Provider(raw), yaml.Parser()); err != nil {
-		return nil, usageErrorf("--config (LOCKD_CONFIG): %s is not valid YAML: %v", path, err)
+		return nil, nil, usageErrorf("--config (LOCKD_CONFIG): %s is not valid YAML: %v", path, err)
 	}
 	known := map[string]bool{}
 	for _, st := range command.Settings {
 		known[st.Flag] = true
 	}
 	out := map[string]string{}
+	var keys []httpapi.Key
 	for key, v := range k.Raw() {
+		if key == "keys" {
+			if keys, err = parseKeys(v); err != nil {
+				return nil, nil, usageErrorf("keys in %s: %v", path, err)
+			}
+			continue
+		}
 		if !known[key] || key == "config" {
-			return nil, usageErrorf("%s: unknown setting %q (the keys are the flag names of lockd --help)", path, key)
+			return nil, nil, usageErrorf("%s: unknown setting %q (the keys are the flag names of lockd --help, and keys)", path, key)
 		}
 		str, err := settingValue(v)
 		if err != nil {
-			return nil, usageErrorf("%s in %s: %v", key, path, err)
+			return nil, nil, usageErrorf("%s in %s: %v", key, path, err)
 		}
 		if v != nil {
 			out[key] = str
 		}
 	}
-	return out, nil
+	return out, keys, nil
+}
+
+// parseKeys reads the file's keys: a list of {name, sha256, role,
+// prefixes}, every field but prefixes required, names unique.
+func parseKeys(v any) ([]httpapi.Key, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a list of {name, sha256, role, prefixes}")
+	}
+	var keys []httpapi.Key
+	names := map[string]bool{}
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("[%d]: want {name, sha256, role, prefixes}", i)
+		}
+		var k httpapi.Key
+		for field, fv := range m {
+			var err error
+			switch field {
+			case "name":
+				k.Name, _ = fv.(string)
+			case "sha256":
+				str, _ := fv.(string)
+				k.Hash, err = httpapi.ParseKeyHash(str)
+			case "role":
+				str, _ := fv.(string)
+				k.Role, err = httpapi.ParseRole(str)
+			case "prefixes":
+				ps, ok := fv.([]any)
+				if !ok {
+					err = fmt.Errorf("prefixes: want a list of name prefixes")
+				}
+				for _, p := range ps {
+					str, ok := p.(string)
+					if !ok || str == "" {
+						err = fmt.Errorf("prefixes: want non-empty strings")
+					}
+					k.Prefixes = append(k.Prefixes, str)
+				}
+			default:
+				err = fmt.Errorf("unknown field %q", field)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %v", i, err)
+			}
+		}
+		switch {
+		case k.Name == "":
+			return nil, fmt.Errorf("[%d]: name is required", i)
+		case names[k.Name]:
+			return nil, fmt.Errorf("[%d]: name %q is used twice", i, k.Name)
+		case k.Role == 0:
+			return nil, fmt.Errorf("[%d] (%s): role is required", i, k.Name)
+		case k.Hash == [32]byte{}:
+			return nil, fmt.Errorf("[%d] (%s): sha256 is required", i, k.Name)
+		}
+		names[k.Name] = true
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // settingValue is a YAML value as a setting's text.
@@ -168,6 +238,12 @@ func (s *settings) print(w io.Writer) {
 	}
 	for _, name := range names {
 		fmt.Fprintf(w, "%s: %s # %s\n", name, strconv.Quote(masked(name, s.get(name))), s.from[name])
+	}
+	if len(s.keys) > 0 {
+		fmt.Fprintf(w, "# keys: %d from the file (their hashes are not shown)\n", len(s.keys))
+		for _, k := range s.keys {
+			fmt.Fprintf(w, "#   %s: %s, prefixes %q\n", k.Name, k.Role, k.Prefixes)
+		}
 	}
 }
 

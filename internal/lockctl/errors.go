@@ -88,6 +88,10 @@ func (g *globals) explain(ctx context.Context, err error) (int, string) {
 		return ExitUnavailable, fmt.Sprintf("lockd at %s did not answer in time (--timeout %s)", g.url, g.timeout)
 	case errors.As(err, &ue):
 		return ExitUnavailable, fmt.Sprintf("cannot reach lockd at %s: %v", g.url, ue.Err)
+	case errors.Is(err, lockd.ErrUnauthenticated):
+		return ExitNoPerm, fmt.Sprintf("lockd at %s wants an API key: give it with --token or LOCKD_TOKEN (%v)", g.url, err)
+	case errors.Is(err, lockd.ErrPermissionDenied):
+		return ExitNoPerm, "lockd refused: " + err.Error()
 	case errors.Is(err, lockd.ErrNotConfigured):
 		return ExitFailure, "lockd was not started with what this needs: " + err.Error()
 	case errors.Is(err, lockd.ErrInternal):

@@ -29,6 +29,10 @@ const (
 	// ExitNotObtained (EX_TEMPFAIL) means another lease holds the lock past
 	// --wait: the lock was not obtained.
 	ExitNotObtained = 75
+	// ExitNoPerm (EX_NOPERM) means lockd refused the API key: none or an
+	// unknown one was sent (--token), or its role or name prefixes do not
+	// allow this.
+	ExitNoPerm = 77
 	// ExitCannotExecute means run found its command but could not start it
 	// (not executable, say), as shells report it.
 	ExitCannotExecute = 126
@@ -61,6 +65,7 @@ func ExitCodes() []ExitCode {
 		{ExitUnavailable, "EX_UNAVAILABLE", "lockd unreachable or too slow, quorum or store unavailable, or shutting down"},
 		{ExitLost, "lost", "run, elect: the lock or leadership was lost, or --max-hold passed, while the command ran; the command was stopped"},
 		{ExitNotObtained, "EX_TEMPFAIL", "the lock is held by someone else (past --wait); elect: not elected within --wait"},
+		{ExitNoPerm, "EX_NOPERM", "lockd refused the API key (--token): missing, unknown, or not allowed this"},
 		{ExitCannotExecute, "cannot execute", "run, elect: the command could not be started"},
 		{ExitNotFound, "not found", "run, elect: the command was not found"},
 		{ExitInterrupted, "interrupted", "stopped by SIGINT or SIGTERM (run, elect: or SIGHUP, while waiting for the lock or leadership)"},

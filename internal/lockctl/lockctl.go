@@ -50,6 +50,7 @@ var envTwins = []envTwin{
 	{"timeout", "LOCKD_TIMEOUT"},
 	{"retry", "LOCKD_RETRY"},
 	{"owner", "LOCKD_OWNER"},
+	{"token", "LOCKD_TOKEN"},
 	{"output", "LOCKD_OUTPUT"},
 }
 
@@ -59,6 +60,7 @@ type globals struct {
 	timeout time.Duration
 	retry   time.Duration
 	owner   string
+	token   string
 	output  string
 
 	env    func(string) string
@@ -130,6 +132,7 @@ func (g *globals) newRoot() *cobra.Command {
 	pf.DurationVar(&g.timeout, "timeout", client.DefaultTimeout, "bound on each request to lockd; an acquire's --wait is added to it (env LOCKD_TIMEOUT)")
 	pf.DurationVar(&g.retry, "retry", client.DefaultRetry, "how long a request keeps retrying transient failures (lockd unreachable, HTTP 502/503/504, quorum or store unavailable); 0 turns retries off (env LOCKD_RETRY)")
 	pf.StringVar(&g.owner, "owner", "", "owner label of the locks taken, shown to anyone who inspects them (env LOCKD_OWNER; default hostname-pid)")
+	pf.StringVar(&g.token, "token", "", "API key sent to lockd, for a lockd that asks for keys; prefer the variable, which ps does not show (env LOCKD_TOKEN)")
 	pf.StringVarP(&g.output, "output", "o", DefaultOutput, "output format: text or json (env LOCKD_OUTPUT)")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(
 		[]cobra.Completion{outputText, outputJSON}, cobra.ShellCompDirectiveNoFileComp))
@@ -181,7 +184,7 @@ func (g *globals) applyEnv(root *cobra.Command) error {
 
 // client returns an SDK client for the global flags, with opts added.
 func (g *globals) client(opts ...client.Option) (*client.Client, error) {
-	c, err := client.New(g.url, append([]client.Option{client.WithTimeout(g.timeout), client.WithRetry(g.retry), client.WithOwner(g.owner)}, opts...)...)
+	c, err := client.New(g.url, append([]client.Option{client.WithTimeout(g.timeout), client.WithRetry(g.retry), client.WithOwner(g.owner), client.WithToken(g.token)}, opts...)...)
 	if err != nil {
 		return nil, usagef("--url %q: want http://host[:port] or https://host[:port]", g.url)
 	}

@@ -1,0 +1,63 @@
+package client_test
+
+import (
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/client"
+	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/memlock"
+)
+
+// TestToken: a lockd that asks for keys refuses a client without one
+// (ErrUnauthenticated, not retried), and serves one with a key within its
+// prefixes, observers included; outside them it answers
+// ErrPermissionDenied.
+func TestToken(t *testing.T) {
+	h, err := httpapi.ParseKeyHash(httpapi.HashToken("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(memlock.New(), httpapi.WithLogger(slog.New(slog.DiscardHandler)),
+		httpapi.WithKeys([]httpapi.Key{{Name: "app", Hash: h, Role: httpapi.RoleWrite, Prefixes: []string{"app:"}}})))
+	t.Cleanup(srv.Close)
+
+	anon, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Acquire(ctxFor(t), "app:1"); !errors.Is(err, lockd.ErrUnauthenticated) {
+		t.Errorf("without a token: %v, want ErrUnauthenticated", err)
+	}
+	wrong, err := client.New(srv.URL, client.WithToken("guess"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wrong.Inspect(ctxFor(t), "app:1"); !errors.Is(err, lockd.ErrUnauthenticated) {
+		t.Errorf("with a wrong token: %v, want ErrUnauthenticated", err)
+	}
+	c, err := client.New(srv.URL, client.WithToken("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Acquire(ctxFor(t), "app:1")
+	if err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	if err := l.Release(ctxFor(t)); err != nil {
+		t.Errorf("Release: %v", err)
+	}
+	if _, err := c.Acquire(ctxFor(t), "other:1"); !errors.Is(err, lockd.ErrPermissionDenied) {
+		t.Errorf("outside the key's prefixes: %v, want ErrPermissionDenied", err)
+	}
+	ch, err := c.Observe(ctxFor(t), "app:e")
+	if err != nil {
+		t.Fatalf("Observe with the token: %v", err)
+	}
+	if _, ok := <-ch; !ok {
+		t.Error("Observe with the token: the channel closed without the first state")
+	}
+}
