@@ -117,13 +117,25 @@ func TestWriterMarkOutlivesDeadWriter(t *testing.T) {
 	t.Logf("a dead writer kept new readers out %v", time.Since(died).Round(time.Millisecond))
 }
 
-// TestWriterPreferenceNodeDown: with one of three nodes killed, a writer
-// waiting among readers that keep arriving (each overlapping the last) is
-// still granted, and no reader gets in while it holds.
+// TestWriterPreferenceNodeDown: with one of three nodes killed, or paused
+// (SIGSTOP), a writer waiting among readers that keep arriving (each
+// overlapping the last) is still granted, and no reader gets in while it
+// holds.
 func TestWriterPreferenceNodeDown(t *testing.T) {
+	for _, fault := range []string{"Killed", "Paused"} {
+		t.Run(fault, func(t *testing.T) { writerPreferenceNodeDown(t, fault) })
+	}
+}
+
+func writerPreferenceNodeDown(t *testing.T, fault string) {
 	e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond))
-	servers[2].Kill()
-	name := "rw-preference"
+	if fault == "Killed" {
+		servers[2].Kill()
+	} else {
+		servers[2].Pause()
+		defer servers[2].Resume()
+	}
+	name := "rw-preference-" + fault
 	c := ctx(t)
 	var (
 		stop, writing atomic.Bool
