@@ -106,15 +106,10 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 // holder and a channel closed when the mint ends. A refusal because of
 // readers counts the acquire as a waiting writer (*marked) when it waits.
 func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, marked *bool) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
-	e.mu.Lock()
+	if err := e.enter(); err != nil {
+		return lockd.Lease{}, nil, nil, err
+	}
 	defer e.mu.Unlock()
-	if e.closed {
-		return lockd.Lease{}, nil, nil, errClosed
-	}
-	e.ops++
-	if e.ops%sweepEvery == 0 {
-		e.sweep()
-	}
 	now := time.Now()
 	if cur := e.live(name, now); cur != nil {
 		if cur.id != opts.Lease {

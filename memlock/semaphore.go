@@ -56,15 +56,10 @@ func (e *Engine) AcquirePermit(ctx context.Context, name string, limit int, opts
 
 // tryPermit makes one attempt, with the results of tryAcquire.
 func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
-	e.mu.Lock()
+	if err := e.enter(); err != nil {
+		return lockd.Lease{}, nil, nil, err
+	}
 	defer e.mu.Unlock()
-	if e.closed {
-		return lockd.Lease{}, nil, nil, errClosed
-	}
-	e.ops++
-	if e.ops%sweepEvery == 0 {
-		e.sweepSemaphores()
-	}
 	now := time.Now()
 	s := e.liveSemaphore(name, now)
 	if s == nil {

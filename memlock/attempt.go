@@ -9,6 +9,26 @@ import (
 	"github.com/lockd/lockd"
 )
 
+// The parts of an attempt that locks and permits share.
+
+// enter takes e.mu for an attempt and counts it; every sweepEvery attempts
+// it drops the expired locks and permits, which bounds memory under many
+// short-lived names. It returns errClosed, without the mutex, once the
+// engine is closed.
+func (e *Engine) enter() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errClosed
+	}
+	e.ops++
+	if e.ops%sweepEvery == 0 {
+		e.sweep()
+		e.sweepSemaphores()
+	}
+	return nil
+}
+
 // mintFence mints the fence of pending, a grant already in place (which
 // keeps others out), with e.mu released meanwhile so that a slow store
 // holds up only this grant: e.mu is held on entry and again on return.
