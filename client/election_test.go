@@ -342,3 +342,39 @@ func TestObserveSurvivesShutdown(t *testing.T) {
 	})
 	locktest.CheckLeaderOrder(t, "e", log.Seen())
 }
+
+// TestElectionWithToken: against a lockd that asks for API keys, the
+// election calls and the observe stream carry the client's token; a
+// read-only key may observe but not campaign.
+func TestElectionWithToken(t *testing.T) {
+	eng := memlock.New()
+	key := func(name, token string, role httpapi.Role) httpapi.Key {
+		h, _ := httpapi.ParseKeyHash(httpapi.HashToken(token))
+		return httpapi.Key{Name: name, Hash: h, Role: role}
+	}
+	srv := httptest.NewServer(httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler)),
+		httpapi.WithKeys([]httpapi.Key{key("writer", "w-token", httpapi.RoleWrite), key("reader", "r-token", httpapi.RoleRead)})))
+	t.Cleanup(func() {
+		srv.Close()
+		_ = eng.Close()
+	})
+	ctx := ctxFor(t)
+	reader := newClient(t, srv.URL, client.WithToken("r-token"), client.WithRetry(0))
+	obs, err := reader.Observe(ctx, "e")
+	if err != nil {
+		t.Fatalf("Observe with a read key: %v", err)
+	}
+	log := locktest.LogLeaders(obs)
+	if _, err := reader.Campaign(ctx, "e"); !errors.Is(err, lockd.ErrPermissionDenied) {
+		t.Errorf("Campaign with a read key: %v, want ErrPermissionDenied", err)
+	}
+	if _, err := newClient(t, srv.URL, client.WithRetry(0)).Observe(ctx, "e"); !errors.Is(err, lockd.ErrUnauthenticated) {
+		t.Errorf("Observe without a token: %v, want ErrUnauthenticated", err)
+	}
+	a, err := newClient(t, srv.URL, client.WithToken("w-token")).Campaign(ctx, "e", client.Owner("a"))
+	if err != nil {
+		t.Fatalf("Campaign with a write key: %v", err)
+	}
+	defer a.Resign(ctx)
+	log.WaitFor(t, 5*time.Second, "a", func(s []election.Leader) bool { return len(s) == 2 && s[1].Owner == "a" })
+}
