@@ -53,13 +53,6 @@ func FromLease(lease lockd.Lease) Leader {
 	return Leader{Name: lease.Name, Leading: true, Owner: lease.Owner, Term: lease.Fence, ExpiresAt: lease.ExpiresAt, Metadata: lease.Metadata}
 }
 
-// Same reports whether l and o are the same state for observers: the same
-// leader and term, or both without one. ExpiresAt and Metadata do not
-// count: a renewal is no change.
-func (l Leader) Same(o Leader) bool {
-	return l.Leading == o.Leading && l.Owner == o.Owner && l.Term == o.Term
-}
-
 // Inspect reports who leads the election name on e. It returns
 // *lockd.ArgumentError for a bad name and lockd.ErrQuorumUnavailable when
 // the engine could not reach a quorum.

@@ -55,7 +55,7 @@ var (
 //     leader. A state is never sent twice in a row, and a renewal is no
 //     change.
 //   - Every campaign granted and every resignation made through this hub
-//     while the observer is there is sent at once, in that order. The
+//     while the observer is there is sent at once. The
 //     exception: a leadership granted here that ended elsewhere (expired,
 //     or resigned through another hub) in the moment between its grant
 //     and the hub hearing of it, after a newer term was sent, is skipped.
@@ -124,9 +124,6 @@ func NewHub(e lockd.Engine, opts ...Option) *Hub {
 	}
 	return h
 }
-
-// PollInterval returns how often the hub polls each observed election.
-func (h *Hub) PollInterval() time.Duration { return h.interval }
 
 // MaxObservers returns how many observers the hub serves at once.
 func (h *Hub) MaxObservers() int { return h.max }
