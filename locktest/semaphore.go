@@ -33,6 +33,7 @@ func (s *suite) semaphore(t *testing.T) {
 		{"ErrLimitConflict", ss.limitConflict},
 		{"WakeOnRelease", ss.wakeOnRelease},
 		{"WakeMany", ss.wakeMany},
+		{"ContextCancel", ss.contextCancel},
 		{"OwnNamespace", ss.namespace},
 		{"ErrInvalidArgument", ss.invalid},
 		{"NeverOverLimit", ss.neverOverLimit},
@@ -330,6 +331,24 @@ func (s *semSuite) wakeMany(t *testing.T) {
 			}
 		})
 	}
+}
+
+// contextCancel: a wait for a permit ends when its context does, with
+// ErrNotObtained joined with the context's error.
+func (s *semSuite) contextCancel(t *testing.T) {
+	name := lockName(t)
+	a := s.mustPermit(t, name, 1, lockd.AcquireOptions{Owner: "a", TTL: 10 * time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := s.sem.AcquirePermit(ctx, name, 1, lockd.AcquireOptions{Owner: "b", Wait: 20 * time.Second})
+	if !errors.Is(err, lockd.ErrNotObtained) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want ErrNotObtained joined with context.Canceled", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("cancel took %v to end the wait", el)
+	}
+	s.mustRelease(t, name, a)
 }
 
 // namespace: a semaphore and a lock of one name do not meet.
