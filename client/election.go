@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -402,36 +401,19 @@ func (e electionEngine) Release(ctx context.Context, name, leaseID string) (lock
 }
 
 // electionPath builds the path of an election route.
-func electionPath(name, action string) string {
-	p := "/v1/elections/" + url.PathEscape(name)
-	if action != "" {
-		p += "/" + action
-	}
-	return p
-}
+func electionPath(name, action string) string { return namedPath("/v1/elections/", name, action) }
 
 // campaign sends POST /v1/elections/{name}/campaign.
 func (r *remote) campaign(ctx context.Context, name string, o lockd.AcquireOptions) (lockd.Lease, error) {
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.Lease{}, err
 	}
-	in := wire.CampaignRequest{Owner: o.Owner, Lease: o.Lease, WaitMs: o.Wait.Milliseconds(), Metadata: o.Metadata}
-	if o.TTL != 0 {
-		ms := o.TTL.Milliseconds()
-		in.TTLMs = &ms
-	}
+	a := acquireRequest(o)
+	in := wire.CampaignRequest{Owner: a.Owner, Lease: a.Lease, TTLMs: a.TTLMs, WaitMs: a.WaitMs, Metadata: a.Metadata}
 	var out wire.Leadership
 	err := r.do(ctx, call{method: http.MethodPost, path: electionPath(name, "campaign"), name: name, in: in, out: &out, extra: max(o.Wait, 0)})
-	var noe *lockd.NotObtainedError
-	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && (errors.As(err, &noe) || errors.Is(err, ctxErr)) {
-		// As for Acquire: the caller's context ended the wait.
-		if noe == nil {
-			noe = &lockd.NotObtainedError{Name: name}
-		}
-		return lockd.Lease{}, errors.Join(noe, ctxErr)
-	}
 	if err != nil {
-		return lockd.Lease{}, err
+		return lockd.Lease{}, waitEnded(ctx, name, err)
 	}
 	return out.Lease.Domain(), nil
 }

@@ -102,10 +102,14 @@ func (r *remote) send(ctx context.Context, cl call) (int, []byte, error) {
 	return resp.StatusCode, b, nil
 }
 
-// pathFor builds the path of a lock route. name must be valid: lockd names
-// need no escaping, and escaping keeps the path sane when they are not.
-func pathFor(name, action string) string {
-	p := "/v1/locks/" + url.PathEscape(name)
+// pathFor builds the path of a lock route.
+func pathFor(name, action string) string { return namedPath("/v1/locks/", name, action) }
+
+// namedPath builds the path of the route action on name under prefix
+// ("/v1/locks/"). name must be valid: lockd names need no escaping, and
+// escaping keeps the path sane when they are not.
+func namedPath(prefix, name, action string) string {
+	p := prefix + url.PathEscape(name)
 	if action != "" {
 		p += "/" + action
 	}
@@ -131,20 +135,26 @@ func (r *remote) Acquire(ctx context.Context, name string, o lockd.AcquireOption
 	in := acquireRequest(o)
 	var out wire.Lease
 	err := r.do(ctx, call{method: http.MethodPost, path: pathFor(name, "acquire"), name: name, in: in, out: &out, extra: max(o.Wait, 0)})
+	if err != nil {
+		return lockd.Lease{}, waitEnded(ctx, name, err)
+	}
+	return out.Domain(), nil
+}
+
+// waitEnded returns the error of a waiting request for the lock name: when
+// the caller's context ended it (the connection was cut, or the server
+// answered lock_held as it saw the client go), a *lockd.NotObtainedError
+// joined with the context's error, the way an in-process engine says it;
+// otherwise err.
+func waitEnded(ctx context.Context, name string, err error) error {
 	var noe *lockd.NotObtainedError
-	if ctxErr := ctx.Err(); err != nil && ctxErr != nil && (errors.As(err, &noe) || errors.Is(err, ctxErr)) {
-		// The caller's context ended the request: the connection was cut,
-		// or the server answered lock_held as it saw the client go. Say so
-		// the way an in-process engine does.
+	if ctxErr := ctx.Err(); ctxErr != nil && (errors.As(err, &noe) || errors.Is(err, ctxErr)) {
 		if noe == nil {
 			noe = &lockd.NotObtainedError{Name: name}
 		}
-		return lockd.Lease{}, errors.Join(noe, ctxErr)
+		return errors.Join(noe, ctxErr)
 	}
-	if err != nil {
-		return lockd.Lease{}, err
-	}
-	return out.Domain(), nil
+	return err
 }
 
 // acquireRequest is the body of an acquire with options o; the TTL is
