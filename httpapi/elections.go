@@ -116,8 +116,9 @@ func (s *Server) handleLeader(w http.ResponseWriter, r *http.Request) error {
 // registers with the server it finds in the request's context, so a
 // stream never holds a shutdown up), or when its request's context ends,
 // after an "error" event with code unavailable; and when the observer
-// falls behind, after an "error" event with code internal. Past the
-// observer cap the answer is 503 unavailable before any stream.
+// falls behind (election.ObserverBuffer changes unread), after the same
+// event, so that a client observes again. Past the observer cap the
+// answer is 503 unavailable before any stream.
 func (s *Server) handleObserve(w http.ResponseWriter, r *http.Request) error {
 	name, err := lockName(r)
 	if err != nil {
@@ -168,12 +169,8 @@ func (s *Server) handleObserve(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case l, ok := <-o.C():
 			if !ok {
-				code := lockd.CodeUnavailable
-				if errors.Is(o.Err(), election.ErrSlowObserver) {
-					code = lockd.CodeInternal
-				}
 				if o.Err() != nil {
-					send(errorEvent(code, o.Err().Error()))
+					send(errorEvent(lockd.CodeUnavailable, o.Err().Error()+"; observe again"))
 				}
 				return nil
 			}
