@@ -58,6 +58,7 @@ var (
 // Each change of state is logged once.
 type redisNode struct {
 	address string
+	auth    endpoint // the user, password and TLS of the node's address
 	index   int
 	cfg     *config
 	reg     *registry
@@ -84,21 +85,35 @@ type redisNode struct {
 	stop        chan struct{} // closed by close, ends the probe
 }
 
-// newRedisNodes returns the nodes at addrs, sharing one registry that
-// tells when two addresses reach the same server.
+// newRedisNodes returns the nodes at addrs (as New accepts them), sharing
+// one registry that tells when two addresses reach the same server.
 func newRedisNodes(addrs []string, cfg *config) []*redisNode {
 	reg := &registry{ids: make([]string, len(addrs))}
 	out := make([]*redisNode, len(addrs))
 	for i, a := range addrs {
+		ep, err := parseEndpoint(a)
+		if err != nil {
+			ep = endpoint{addr: a} // New refuses it first; tests pass host:port
+		}
+		if ep.tls != nil && cfg.tls != nil {
+			tc := cfg.tls.Clone()
+			tc.ServerName = ep.tls.ServerName
+			tc.MinVersion = max(tc.MinVersion, ep.tls.MinVersion)
+			ep.tls = tc
+		}
 		out[i] = &redisNode{
-			address: a,
+			address: ep.addr,
+			auth:    ep,
 			index:   i,
 			cfg:     cfg,
 			reg:     reg,
 			uptime:  -1,
 			stop:    make(chan struct{}),
 			opt: rueidis.ClientOption{
-				InitAddress:       []string{a},
+				InitAddress:       []string{ep.addr},
+				Username:          ep.user,
+				Password:          ep.password,
+				TLSConfig:         ep.tls,
 				ForceSingleClient: true,
 				DisableCache:      true,
 				DisableRetry:      true,

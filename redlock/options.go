@@ -1,6 +1,7 @@
 package redlock
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -52,6 +53,7 @@ type config struct {
 	rejoinDelay        time.Duration
 	rejoinSet          bool // WithRejoinDelay was given
 	observer           Observer
+	tls                *tls.Config // the base of every rediss:// node's TLS
 }
 
 // Observer is told what the nodes do: lockd's metrics implement it. Its
@@ -67,6 +69,12 @@ type Observer interface {
 	// NodeDown, NodeRejoining or NodeRefused.
 	NodeState(node, state string)
 }
+
+// WithTLSConfig is the TLS configuration of the nodes given as rediss://
+// URLs (each gets a copy with its host as ServerName): set RootCAs to
+// trust a private CA, Certificates for client certificates. The default
+// verifies against the system's roots.
+func WithTLSConfig(c *tls.Config) Option { return func(cfg *config) { cfg.tls = c } }
 
 // WithObserver reports node calls and node states to o. The default is
 // none.

@@ -14,7 +14,6 @@ package redlock
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -40,7 +39,9 @@ type Engine struct {
 	listeners  sync.WaitGroup     // the subscription goroutines
 }
 
-// New returns an engine over the Redis masters at addrs (host:port each).
+// New returns an engine over the Redis masters at addrs: host:port each, or
+// redis://[user[:password]@]host:port for a node that asks for AUTH, or
+// rediss://... for one that speaks TLS.
 // It does not wait for the nodes: each is dialled on first use, so the
 // engine starts with a minority of nodes away. New returns an
 // *lockd.ArgumentError for an empty list, a malformed or a repeated
@@ -52,13 +53,14 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 	}
 	seen := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
-		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			return nil, &lockd.ArgumentError{Field: "redis", Reason: fmt.Sprintf("%q is not host:port", a)}
+		ep, err := parseEndpoint(a)
+		if err != nil {
+			return nil, &lockd.ArgumentError{Field: "redis", Reason: err.Error()}
 		}
-		if seen[a] {
-			return nil, &lockd.ArgumentError{Field: "redis", Reason: fmt.Sprintf("%q is listed twice", a)}
+		if seen[ep.addr] {
+			return nil, &lockd.ArgumentError{Field: "redis", Reason: fmt.Sprintf("%q is listed twice", ep.addr)}
 		}
-		seen[a] = true
+		seen[ep.addr] = true
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -71,7 +73,11 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 	e.quorum = len(e.nodes)/2 + 1
 	e.gates = make([]gate, len(e.nodes))
 	if o := e.cfg.observer; o != nil {
-		o.Nodes(addrs, e.quorum)
+		names := make([]string, len(e.nodes))
+		for i, n := range e.nodes {
+			names[i] = n.addr()
+		}
+		o.Nodes(names, e.quorum)
 	}
 	return e, nil
 }

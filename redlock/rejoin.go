@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lockd/lockd"
@@ -44,7 +45,7 @@ func (n *redisNode) dialCtx(ctx context.Context, addr string, d *net.Dialer, tc 
 	if err != nil {
 		return nil, err
 	}
-	info, err := rawInfo(conn, n.cfg.dialTimeout)
+	info, err := rawInfo(conn, n.cfg.dialTimeout, n.auth.user, n.auth.password)
 	if err == nil {
 		err = n.observe(info)
 	}
@@ -58,14 +59,30 @@ func (n *redisNode) dialCtx(ctx context.Context, addr string, d *net.Dialer, tc 
 	return conn, nil
 }
 
-// rawInfo sends INFO server on a fresh RESP2 connection and reads the
-// reply, within timeout. It reads exactly the reply, leaving the
-// connection clean for the client that takes it over.
-func rawInfo(conn net.Conn, timeout time.Duration) (map[string]string, error) {
+// rawInfo sends INFO server on a fresh RESP2 connection (after AUTH, when
+// there is a password) and reads the reply, within timeout. It reads
+// exactly the replies, leaving the connection clean for the client that
+// takes it over.
+func rawInfo(conn net.Conn, timeout time.Duration, user, password string) (map[string]string, error) {
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, err
 	}
-	if _, err := io.WriteString(conn, "*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n"); err != nil {
+	if password != "" {
+		if user == "" {
+			user = "default"
+		}
+		if _, err := io.WriteString(conn, respCommand("AUTH", user, password)); err != nil {
+			return nil, fmt.Errorf("sending AUTH: %w", err)
+		}
+		line, err := readLine(conn)
+		if err != nil {
+			return nil, fmt.Errorf("reading AUTH's answer: %w", err)
+		}
+		if line != "+OK" {
+			return nil, fmt.Errorf("AUTH refused: %s", line)
+		}
+	}
+	if _, err := io.WriteString(conn, respCommand("INFO", "server")); err != nil {
 		return nil, fmt.Errorf("sending INFO: %w", err)
 	}
 	head, err := readLine(conn)
@@ -89,13 +106,23 @@ func rawInfo(conn net.Conn, timeout time.Duration) (map[string]string, error) {
 	return parseInfo(string(body[:size])), nil
 }
 
+// respCommand encodes a command as a RESP array of bulk strings.
+func respCommand(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
 // readLine reads one CRLF-terminated line a byte at a time, so that
-// nothing after it is consumed. Lines longer than 64 bytes are refused: a
+// nothing after it is consumed. Lines longer than 512 bytes are refused: a
 // reply's header is short.
 func readLine(r io.Reader) (string, error) {
 	var line []byte
 	var b [1]byte
-	for len(line) <= 64 {
+	for len(line) <= 512 {
 		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return "", err
 		}

@@ -40,6 +40,7 @@ type config struct {
 	eventLog        bool
 	keys            []httpapi.Key
 	tlsCert, tlsKey string
+	redisCA         string
 }
 
 // command is lockd's flags and help. Its version is filled in by
@@ -59,6 +60,7 @@ names, else the defaults; "lockd config print" shows the result.
 		{Flag: "node-timeout", Env: "LOCKD_NODE_TIMEOUT", Default: "200ms", Usage: "Redis mode: bound on each call to one Redis node (at most a third of a lease's TTL is used)"},
 		{Flag: "max-ttl", Env: "LOCKD_MAX_TTL", Default: lockd.MaxTTL.String(), Usage: "Redis mode: longest lease TTL granted or extended (at most " + lockd.MaxTTL.String() + "); a restarted Redis node gets no vote for this long after lockd sees the restart, so lower it to the longest TTL your clients use"},
 		{Flag: "rejoin-delay", Env: "LOCKD_REJOIN_DELAY", Usage: "Redis mode: how long a restarted Redis node (new run_id) gets no vote; none means --max-ttl. Set 0 only when every node keeps its data across restarts (appendonly yes, appendfsync always)"},
+		{Flag: "redis-tls-ca", Env: "LOCKD_REDIS_TLS_CA", Usage: "Redis mode: PEM file of the CA certificates that rediss:// nodes are verified against; none means the system's roots"},
 		{Flag: "redis-allow-eviction", Env: "LOCKD_REDIS_ALLOW_EVICTION", Bool: true, Default: "false", Usage: "Redis mode: count nodes whose maxmemory-policy can evict keys (anything but noeviction); such a node can drop a held lock and grant it again, so they get no vote unless this is set"},
 		{Flag: "mongo", Env: "LOCKD_MONGO_URI", Usage: "MongoDB URI; when set, fences are minted in MongoDB and lock records and a journal are kept there (both modes)"},
 		{Flag: "mongo-db", Env: "LOCKD_MONGO_DB", Default: "lockd", Usage: "MongoDB database"},
@@ -182,6 +184,7 @@ func (s *settings) config() (config, error) {
 	if cfg.eventLog, err = s.bool("event-log"); err != nil {
 		return config{}, err
 	}
+	cfg.redisCA = strings.TrimSpace(s.get("redis-tls-ca"))
 	cfg.keys = s.keys
 	cfg.tlsCert, cfg.tlsKey = strings.TrimSpace(s.get("tls-cert")), strings.TrimSpace(s.get("tls-key"))
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {

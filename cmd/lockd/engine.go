@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -82,6 +86,16 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 			redlock.WithMaxTTL(cfg.maxTTL),
 			redlock.WithObserver(m),
 		}
+		if cfg.redisCA != "" {
+			tc, err := redisTLS(cfg.redisCA)
+			if err != nil {
+				if store != nil {
+					_ = store.Close(ctx)
+				}
+				return nil, err
+			}
+			opts = append(opts, redlock.WithTLSConfig(tc))
+		}
 		if cfg.rejoinDelay >= 0 {
 			opts = append(opts, redlock.WithRejoinDelay(cfg.rejoinDelay))
 		}
@@ -112,4 +126,18 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 		}
 	}
 	return b, nil
+}
+
+// redisTLS is the TLS configuration of rediss:// nodes that trusts the CA
+// certificates in the PEM file at caFile.
+func redisTLS(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--redis-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--redis-tls-ca: %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -247,11 +247,27 @@ func (s *settings) print(w io.Writer) {
 	}
 }
 
-// masked hides the secrets in a setting's value: a password in a URI.
+// masked hides the secrets in a setting's value: a password in a URI (of
+// MongoDB, or of a Redis node).
 func masked(name, v string) string {
-	if name != "mongo" || v == "" {
+	switch {
+	case v == "":
 		return v
+	case name == "mongo":
+		return maskURI(v)
+	case name == "redis":
+		parts := strings.Split(v, ",")
+		for i, p := range parts {
+			if strings.Contains(p, "://") {
+				parts[i] = maskURI(strings.TrimSpace(p))
+			}
+		}
+		return strings.Join(parts, ",")
 	}
+	return v
+}
+
+func maskURI(v string) string {
 	u, err := url.Parse(v)
 	if err != nil {
 		return "(unparsable URI, hidden)"

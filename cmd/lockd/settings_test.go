@@ -136,3 +136,23 @@ func TestConfigPrint(t *testing.T) {
 		t.Error("lockd config without print: no error")
 	}
 }
+
+func TestMaskedRedis(t *testing.T) {
+	got := masked("redis", "redis://lockd:pw1@a:1, b:2,rediss://:pw2@c:3")
+	if strings.Contains(got, "pw1") || strings.Contains(got, "pw2") || !strings.Contains(got, "b:2") || !strings.Contains(got, "lockd:xxxxx@a:1") {
+		t.Errorf("masked %q", got)
+	}
+}
+
+func TestRedisTLS(t *testing.T) {
+	certFile, _, _ := testCert(t)
+	if tc, err := redisTLS(certFile); err != nil || tc.RootCAs == nil {
+		t.Errorf("redisTLS(a PEM certificate): %v, %v", tc, err)
+	}
+	if _, err := redisTLS(writeFile(t, "not a certificate")); err == nil || !strings.Contains(err.Error(), "--redis-tls-ca") {
+		t.Errorf("redisTLS(a file without PEM): %v, want an error naming --redis-tls-ca", err)
+	}
+	if _, err := redisTLS(filepath.Join(t.TempDir(), "none.pem")); err == nil {
+		t.Error("redisTLS(a missing file): no error")
+	}
+}

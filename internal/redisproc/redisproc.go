@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -29,10 +30,12 @@ type Process struct {
 // working directory, and waits until it answers PING. The process is
 // killed with its parent (Pdeathsig). Start returns an error, with the
 // server's log, when it does not answer within StartTimeout (the port may
-// be taken: try another).
-func Start(bin, dir string, port int) (*Process, error) {
+// be taken: try another). extra are more redis-server arguments
+// ("--requirepass", "s3cret"); a server that asks for AUTH counts as up
+// when it answers PING with NOAUTH.
+func Start(bin, dir string, port int, extra ...string) (*Process, error) {
 	var logBuf bytes.Buffer
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -40,7 +43,7 @@ func Start(bin, dir string, port int) (*Process, error) {
 		"--dir", dir,
 		"--protected-mode", "no",
 		"--daemonize", "no",
-	)
+	}, extra...)...)
 	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -89,8 +92,8 @@ func (p *Process) Kill() bool {
 	}
 }
 
-// Ping sends PING to addr over a fresh connection and waits for PONG, all
-// within timeout.
+// Ping sends PING to addr over a fresh connection and waits for PONG (or
+// NOAUTH, from a server that asks for AUTH), all within timeout.
 func Ping(addr string, timeout time.Duration) error {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
@@ -105,7 +108,7 @@ func Ping(addr string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if line != "+PONG\r\n" {
+	if line != "+PONG\r\n" && !strings.HasPrefix(line, "-NOAUTH ") {
 		return fmt.Errorf("PING %s: got %q", addr, line)
 	}
 	return nil

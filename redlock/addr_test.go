@@ -1,0 +1,204 @@
+package redlock
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/redisproc"
+	"github.com/lockd/lockd/internal/testenv"
+)
+
+func TestParseEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in, addr, user, password string
+		tls                      bool
+		bad                      bool
+	}{
+		{in: "127.0.0.1:6379", addr: "127.0.0.1:6379"},
+		{in: "redis://127.0.0.1:6379", addr: "127.0.0.1:6379"},
+		{in: "redis://:s3cret@127.0.0.1:6379", addr: "127.0.0.1:6379", password: "s3cret"},
+		{in: "redis://lockd:s3cret@127.0.0.1:6379/0", addr: "127.0.0.1:6379", user: "lockd", password: "s3cret"},
+		{in: "rediss://localhost:6380", addr: "localhost:6380", tls: true},
+		{in: "127.0.0.1", bad: true},
+		{in: "http://127.0.0.1:6379", bad: true},
+		{in: "redis://127.0.0.1", bad: true},
+		{in: "redis://127.0.0.1:6379/3", bad: true},
+		{in: "redis://127.0.0.1:6379?protocol=2", bad: true},
+	} {
+		ep, err := parseEndpoint(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("%s: parsed as %+v, want an error", tc.in, ep)
+			}
+			continue
+		}
+		if err != nil || ep.addr != tc.addr || ep.user != tc.user || ep.password != tc.password || (ep.tls != nil) != tc.tls {
+			t.Errorf("%s: got %+v, %v", tc.in, ep, err)
+		}
+	}
+	if _, err := New([]string{"redis://:hunter2@127.0.0.1:6379/9"}); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("New with a bad URL: %v, want an error that hides the password", err)
+	}
+}
+
+// startRedisWith starts n redis-server processes with extra arguments,
+// killed at the end of the test. ports gives each its port (0: a free
+// one); it returns their addresses.
+func startRedisWith(t *testing.T, n int, extra func(i int) []string) []string {
+	t.Helper()
+	if !testenv.Real() {
+		if os.Getenv(testenv.RequireRedisServerEnv) != "" {
+			t.Fatal("redis-server is required and not installed")
+		}
+		t.Skip("needs redis-server: the in-process fallback has no AUTH or TLS")
+	}
+	addrs := make([]string, n)
+	for i := range n {
+		port, err := redisproc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := redisproc.Start("redis-server", t.TempDir(), port, extra(i)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Kill() })
+		addrs[i] = p.Addr
+	}
+	return addrs
+}
+
+// TestAuth runs the engine over three real nodes that ask for a password,
+// given in redis:// URLs: it grants and releases (so the restart check's
+// INFO on every new connection works after AUTH), and a wrong password
+// grants nothing, without showing the password anywhere.
+func TestAuth(t *testing.T) {
+	addrs := startRedisWith(t, 3, func(int) []string { return []string{"--requirepass", "s3cret"} })
+	urls := make([]string, len(addrs))
+	bad := make([]string, len(addrs))
+	for i, a := range addrs {
+		urls[i], bad[i] = "redis://:s3cret@"+a, "redis://:wrong@"+a
+	}
+	e, err := New(urls, WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	l, err := e.Acquire(ctx(t), "auth", lockd.AcquireOptions{Owner: "a"})
+	if err != nil {
+		t.Fatalf("acquire with the password: %v", err)
+	}
+	if _, err := e.Release(ctx(t), "auth", l.ID); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	if h := e.Health(ctx(t)); !h.Ready || h.Nodes[0].Addr != addrs[0] {
+		t.Errorf("health %+v, want ready, nodes named host:port", h)
+	}
+	w, err := New(bad, WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	_, err = w.Acquire(ctx(t), "auth", lockd.AcquireOptions{Owner: "a"})
+	if !errors.Is(err, lockd.ErrQuorumUnavailable) || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("acquire with a wrong password: %v, want quorum unavailable, the password not shown", err)
+	}
+}
+
+// TestTLS runs the engine over three real nodes that speak TLS only
+// (rediss://), trusting a test CA through WithTLSConfig.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	pool := writeTestCert(t, dir)
+	tlsPorts := make([]int, 3)
+	addrs := startRedisWith(t, 3, func(i int) []string {
+		port, err := redisproc.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsPorts[i] = port
+		return []string{"--tls-port", strconv.Itoa(port), "--tls-cert-file", filepath.Join(dir, "cert.pem"),
+			"--tls-key-file", filepath.Join(dir, "key.pem"), "--tls-ca-cert-file", filepath.Join(dir, "cert.pem"), "--tls-auth-clients", "no"}
+	})
+	urls := make([]string, len(addrs))
+	for i := range addrs {
+		urls[i] = "rediss://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPorts[i]))
+	}
+	e, err := New(urls, WithLogger(nil), WithTLSConfig(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	l, err := e.Acquire(ctx(t), "tls", lockd.AcquireOptions{Owner: "a"})
+	if err != nil {
+		t.Fatalf("acquire over TLS: %v", err)
+	}
+	if _, err := e.Release(ctx(t), "tls", l.ID); err != nil {
+		t.Fatalf("release over TLS: %v", err)
+	}
+	untrusted, err := New(urls, WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = untrusted.Close() })
+	if _, err := untrusted.Acquire(ctx(t), "tls", lockd.AcquireOptions{Owner: "a"}); !errors.Is(err, lockd.ErrQuorumUnavailable) {
+		t.Errorf("acquire without trusting the CA: %v, want quorum unavailable", err)
+	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
+// into dir (cert.pem, key.pem) and returns a pool that trusts it.
+func writeTestCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
