@@ -90,7 +90,7 @@ if ARGV[5] == '1' then
 end
 local p = {slot = slot, fence = f, exp = now + ttl, ttl = ttl, att = ARGV[6]}
 perms[id] = p
-redis.call('HSET', key, 'limit', limit, 's:' .. slot, id, 'o:' .. id, ARGV[2], 'm:' .. id, ARGV[4])
+redis.call('HSET', key, 'limit', limit, 'o:' .. id, ARGV[2], 'm:' .. id, ARGV[4])
 put(key, id, p)
 if ARGV[10] == '1' then
   redis.call('HSET', key, 'w', '1')

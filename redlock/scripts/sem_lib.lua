@@ -2,9 +2,9 @@
 -- A semaphore is one hash per node:
 --   limit      the limit its live permits were granted under
 --   w          '1' once an acquire waited here: releases are announced
---   s:<slot>   the lease that holds slot <slot>, in [0, limit)
---   p:<lease>  '<slot>:<fence>:<expiry>:<ttl>:<attempt>', the expiry in ms
---              of this node's clock (TIME), the ttl in ms
+--   p:<lease>  '<slot>:<fence>:<expiry>:<ttl>:<attempt>': the lease holds
+--              slot <slot>, in [0, limit), until <expiry>, in ms of this
+--              node's clock (TIME); the ttl in ms
 --   o:<lease>  the owner
 --   m:<lease>  the metadata ('' for none)
 -- Expired permits are dropped by the first script that finds them, and the
@@ -24,12 +24,9 @@ local function put(key, id, p)
   redis.call('HSET', key, 'p:' .. id, string.format('%d:%d:%d:%d:%s', p.slot, p.fence, p.exp, p.ttl, p.att))
 end
 
--- drop deletes a permit and frees its slot.
-local function drop(key, id, p)
+-- drop deletes a permit, and so frees its slot.
+local function drop(key, id)
   redis.call('HDEL', key, 'p:' .. id, 'o:' .. id, 'm:' .. id)
-  if redis.call('HGET', key, 's:' .. p.slot) == id then
-    redis.call('HDEL', key, 's:' .. p.slot)
-  end
 end
 
 -- live drops the expired permits and returns the live ones by lease, and
@@ -42,7 +39,7 @@ local function live(key, now)
       local id = string.sub(all[i], 3)
       local p = parse(all[i + 1])
       if p.exp <= now then
-        drop(key, id, p)
+        drop(key, id)
       else
         out[id] = p
         n = n + 1

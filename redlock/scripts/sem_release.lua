@@ -16,7 +16,7 @@ if not p or (ARGV[2] ~= '' and p.att ~= ARGV[2]) then
 end
 local owner = redis.call('HGET', key, 'o:' .. id) or ''
 local waited = redis.call('HGET', key, 'w') == '1'
-drop(key, id, p)
+drop(key, id)
 perms[id] = nil
 settle(key, perms, now)
 if waited and ARGV[3] ~= '' then
