@@ -36,4 +36,5 @@ var (
 	semExtendScript  = loadSemScript("sem_extend")
 	semReleaseScript = loadSemScript("sem_release")
 	semInspectScript = loadSemScript("sem_inspect")
+	semReseedScript  = loadSemScript("sem_reseed")
 )

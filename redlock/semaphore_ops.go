@@ -22,7 +22,10 @@ func permitSlot(r reply) int {
 
 // ExtendPermit pushes the permit's expiry to now+ttl on the nodes that
 // hold it, within validity; ttl 0 keeps the permit's TTL. The permit holds
-// while a quorum of nodes hold its lease on one slot.
+// while a quorum of nodes hold its lease on one slot. When it succeeds, the
+// nodes that answered without the permit (restarted empty, say) get it
+// written back into its slot if that is free there, so one more outage
+// does not lose it.
 //
 // It returns lockd.ErrLost when so few nodes hold the permit on one slot
 // that not even the nodes that did not answer could make a quorum with
@@ -53,7 +56,7 @@ func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 		return lockd.Lease{}, fmt.Errorf("%w: %d of %d nodes hold the permit, %d needed", lockd.ErrLost, holders, len(e.nodes), e.quorum)
 	}
 	lease := lockd.Lease{Name: name, ID: leaseID, AcquiredAt: start}
-	var fences []int64
+	var fences, limits []int64
 	for _, r := range replies {
 		if permitSlot(r) != slot {
 			continue
@@ -61,6 +64,9 @@ func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 		a := fields(r)
 		lease.Owner = toStr(a[1])
 		fences = append(fences, toInt(a[2]))
+		if len(a) >= 7 {
+			limits = append(limits, toInt(a[6]))
+		}
 		if m := toStr(a[3]); m != "" {
 			lease.Metadata = []byte(m)
 		}
@@ -73,7 +79,33 @@ func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 	if !time.Now().Before(lease.ExpiresAt) {
 		return lockd.Lease{}, fmt.Errorf("%w: nodes answered after the permit's validity (%v) ran out", lockd.ErrLost, lease.TTL-drift(lease.TTL))
 	}
+	e.reseedPermit(ctx, lease, slot, int(mostCommon(limits)), replies)
 	return lease, nil
+}
+
+// reseedPermit writes a permit that a quorum just confirmed on slot back
+// on the nodes that answered without it, into that slot when it is free
+// there under the same limit, with its fence and remaining lifetime. It is
+// rare (a node that lost its data), so it runs before ExtendPermit
+// answers.
+func (e *Engine) reseedPermit(ctx context.Context, l lockd.Lease, slot, limit int, replies []reply) {
+	missing := make([]reply, len(replies))
+	todo := 0
+	for i, r := range replies {
+		if a := fields(r); len(a) == 1 && toInt(a[0]) == 0 {
+			todo++
+			continue
+		}
+		missing[i].err = errSkipped
+	}
+	left := time.Until(l.ExpiresAt)
+	if todo == 0 || left <= 0 || limit < 1 {
+		return
+	}
+	_, _ = e.round(ctx, e.callTimeout(l.TTL), missing, semReseedScript, []string{e.semKey(l.Name), e.fenceKey()}, []string{
+		l.ID, l.Owner, strconv.FormatInt(l.Fence, 10), string(l.Metadata), strconv.FormatInt(l.TTL.Milliseconds(), 10),
+		strconv.FormatInt(max(left.Milliseconds(), 1), 10), strconv.Itoa(limit), strconv.Itoa(slot),
+	}, allAnswered)
 }
 
 // checkExtend validates an extend's input and returns the timeout of its

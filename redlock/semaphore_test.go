@@ -17,17 +17,27 @@ import (
 // owner -> slot.
 func rawPermits(t *testing.T, e *Engine, f *faultNode, name string) map[string]int {
 	t.Helper()
+	out, err := readPermits(t, e, f, name)
+	if err != nil {
+		t.Fatalf("inspect node %s: %v", f.addr(), err)
+	}
+	return out
+}
+
+// readPermits is rawPermits for a node that may fail.
+func readPermits(t *testing.T, e *Engine, f *faultNode, name string) (map[string]int, error) {
+	t.Helper()
 	e.settle()
 	v, err := f.node.eval(ctx(t), semInspectScript, []string{e.semKey(name)}, nil)
 	if err != nil {
-		t.Fatalf("inspect node %s: %v", f.addr(), err)
+		return nil, err
 	}
 	a, _ := v.([]any)
 	out := map[string]int{}
 	for i := 1; i+5 < len(a); i += 6 {
 		out[toStr(a[i+1])] = int(toInt(a[i+5]))
 	}
-	return out
+	return out, nil
 }
 
 // only lets the nodes in mask answer (node i is bit 1<<i); the others fail
@@ -277,5 +287,46 @@ func TestPermitRetryAfterLostReply(t *testing.T) {
 	x, err := e.ExtendPermit(ctx(t), name, id, 0)
 	if err != nil || x.Fence != a.Fence {
 		t.Errorf("extend on nodes 1 and 2: got %+v, %v; want fence %d", x, err, a.Fence)
+	}
+}
+
+// TestPermitExtendReseeds restarts a node empty under a permit: an extend
+// writes the permit back there, in its slot, so the permit outlives the
+// loss of a second node, and no one else gets its place.
+func TestPermitExtendReseeds(t *testing.T) {
+	if !testenv.Real() {
+		t.Skip("needs redis-server to restart and kill")
+	}
+	// The restarted node votes at once here (see TestExtendReseeds).
+	e, faults, servers := newFaultEngine(t, 3, WithRejoinDelay(0))
+	name := "reseed-permit"
+	a, err := e.AcquirePermit(ctx(t), name, 1, lockd.AcquireOptions{Owner: "a", TTL: 10 * time.Second, Metadata: []byte(`{"k":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers[2].Restart()
+	eventually(t, "the permit written back on the restarted node", func() bool {
+		x, err := e.ExtendPermit(ctx(t), name, a.ID, 10*time.Second)
+		if err == nil && x.Fence != a.Fence {
+			t.Fatalf("extend: fence %d, want %d", x.Fence, a.Fence)
+		}
+		if err != nil {
+			return false
+		}
+		got, err := readPermits(t, e, faults[2], name)
+		return err == nil && len(got) == 1 && got["a"] == 0
+	})
+	servers[1].Kill()
+	x, err := e.ExtendPermit(ctx(t), name, a.ID, 10*time.Second)
+	if err != nil || x.Fence != a.Fence || string(x.Metadata) != `{"k":1}` {
+		t.Fatalf("extend after losing a second node: got %+v, %v; want the permit kept on nodes 0 and 2", x, err)
+	}
+	var bErr error
+	eventually(t, "b's acquire answered", func() bool {
+		_, bErr = e.AcquirePermit(ctx(t), name, 1, lockd.AcquireOptions{Owner: "b"})
+		return !errors.Is(bErr, lockd.ErrQuorumUnavailable)
+	})
+	if !errors.Is(bErr, lockd.ErrNotObtained) {
+		t.Errorf("b: got %v, want ErrNotObtained", bErr)
 	}
 }

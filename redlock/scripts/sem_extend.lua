@@ -1,8 +1,8 @@
 -- Extend a permit on one node.
 -- KEYS[1] semaphore hash. ARGV[1] lease, ARGV[2] ttl in ms ('0' keeps the
 -- permit's own TTL).
--- Returns {1, owner, fence, metadata, ttl, slot} when the lease holds a
--- permit here, now extended; {0} when it does not.
+-- Returns {1, owner, fence, metadata, ttl, slot, limit} when the lease
+-- holds a permit here, now extended; {0} when it does not.
 local key, id = KEYS[1], ARGV[1]
 local now = now_ms()
 local perms = live(key, now)
@@ -18,4 +18,5 @@ end
 p.exp, p.ttl = now + ttl, ttl
 put(key, id, p)
 settle(key, perms, now)
-return {1, redis.call('HGET', key, 'o:' .. id) or '', p.fence, redis.call('HGET', key, 'm:' .. id) or '', ttl, p.slot}
+return {1, redis.call('HGET', key, 'o:' .. id) or '', p.fence, redis.call('HGET', key, 'm:' .. id) or '', ttl, p.slot,
+  tonumber(redis.call('HGET', key, 'limit') or '0')}
