@@ -30,6 +30,7 @@ func (s *suite) semaphore(t *testing.T) {
 		{"ErrLimitConflict", ss.limitConflict},
 		{"WakeOnRelease", ss.wakeOnRelease},
 		{"WakeMany", ss.wakeMany},
+		{"WaitOrder", ss.waitOrder},
 		{"ContextCancel", ss.contextCancel},
 		{"OwnNamespace", ss.namespace},
 		{"ErrInvalidArgument", ss.invalid},

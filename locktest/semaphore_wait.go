@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,4 +166,50 @@ func (s *semSuite) neverOverLimit(t *testing.T) {
 		t.Errorf("%d of %d permits granted and released", d, workers*rounds)
 	}
 	t.Logf("most holders at once: %d of %d", most.Load(), limit)
+}
+
+// waitOrder: acquires that wait for a full semaphore of 2, arriving one
+// after another (the odd ones Fair), are granted in arrival order as
+// permits come free, two at a time.
+func (s *semSuite) waitOrder(t *testing.T) {
+	const waiters = 6
+	name := lockName(t)
+	held := []lockd.Lease{
+		s.mustPermit(t, name, 2, lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second}),
+		s.mustPermit(t, name, 2, lockd.AcquireOptions{Owner: "b", TTL: 30 * time.Second}),
+	}
+	var (
+		mu      sync.Mutex
+		granted = map[int64]int{} // waiter by fence: fences grow in the engine's grant order
+		wg      sync.WaitGroup
+	)
+	for i := range waiters {
+		wg.Go(func() {
+			l, err := s.sem.AcquirePermit(ctxFor(t), name, 2, lockd.AcquireOptions{Owner: fmt.Sprint("w", i), TTL: 5 * time.Second, Wait: 20 * time.Second, Fair: i%2 == 1})
+			if err != nil {
+				t.Errorf("waiter %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			granted[l.Fence] = i
+			mu.Unlock()
+			time.Sleep(30 * time.Millisecond)
+			if _, err := s.sem.ReleasePermit(ctxFor(t), name, l.ID); err != nil {
+				t.Errorf("waiter %d: ReleasePermit: %v", i, err)
+			}
+		})
+		// Far enough apart that each has arrived, and made its first
+		// attempt, before the next.
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, l := range held {
+		s.mustRelease(t, name, l)
+	}
+	wg.Wait()
+	fences := slices.Sorted(maps.Keys(granted))
+	for i, f := range fences {
+		if granted[f] != i {
+			t.Fatalf("waiters by fence %v, want arrival order", granted)
+		}
+	}
 }
