@@ -59,6 +59,9 @@ const (
 	// EventDenied is an acquire that ended without the lock
 	// (ErrNotObtained), once per acquire call, not per retry.
 	EventDenied EventKind = "denied"
+	// EventForceReleased is an operator freeing a lock without its lease
+	// (ForceRelease); Owner and Fence are the holder's, Reason says why.
+	EventForceReleased EventKind = "force_released"
 )
 
 // Event is one journal entry.
@@ -86,6 +89,8 @@ type Event struct {
 	ExpiresAt time.Time
 	// Holder is who held the lock, for EventDenied, when known.
 	Holder string
+	// Reason is the operator's reason, for EventForceReleased.
+	Reason string
 }
 
 // Journal keeps the events of every lock.

@@ -58,6 +58,7 @@ type Server struct {
 	requests        RequestObserver
 	metrics         http.Handler
 	keys            []Key
+	lister          lockd.Lister
 	elect           elections
 }
 
@@ -207,6 +208,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 		{"POST", "/v1/locks/{name}/release", s.api(s.handleRelease)},
 		{"GET", "/v1/locks/{name}", s.api(s.handleInspect)},
 		{"GET", "/v1/locks/{name}/history", s.api(s.handleHistory)},
+		{"GET", "/v1/locks", s.api(s.handleList)},
+		{"POST", "/v1/locks/{name}/force-release", s.api(s.handleForceRelease)},
 		{"POST", "/v1/locks:acquire-many", s.api(s.handleAcquireMany)},
 		{"POST", "/v1/locks:extend-many", s.api(s.handleExtendMany)},
 		{"POST", "/v1/locks:release-many", s.api(s.handleReleaseMany)},

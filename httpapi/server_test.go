@@ -181,7 +181,6 @@ func TestNotFound(t *testing.T) {
 	for _, p := range []string{
 		"/nope",
 		"/v1",
-		"/v1/locks",
 		"/v1/locks/",
 		"/v1/locks/a/b",
 		"/v1/locks/a/acquire/",

@@ -71,6 +71,8 @@ func Run(t *testing.T, cfg Config) {
 		{"Inspect", s.inspect},
 		{"ErrInvalidArgument", s.invalid},
 		{"Health", s.health},
+		{"ListLocks", s.listLocks},
+		{"ForceRelease", s.forceRelease},
 		{"MutualExclusion", s.mutex},
 		{"Semaphore", s.semaphore},
 		{"Reentrant", s.reentrant},

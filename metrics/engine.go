@@ -216,7 +216,36 @@ func (e *engine) released(ctx context.Context, op, kind, name, leaseID string, r
 	}
 }
 
-var _ lockd.Semaphores = (*engine)(nil)
+// ListLocks lists through the engine.
+func (e *engine) ListLocks(ctx context.Context, prefix string, limit int, after string) (lockd.LockPage, error) {
+	l, err := lockd.AsLister(e.Engine)
+	if err != nil {
+		return lockd.LockPage{}, err
+	}
+	return l.ListLocks(ctx, prefix, limit, after)
+}
+
+// ForceRelease forces a release through the engine and records it, with a
+// warn line in the event log.
+func (e *engine) ForceRelease(ctx context.Context, name, reason string) (lockd.Released, error) {
+	f, err := lockd.AsForceReleaser(e.Engine)
+	if err != nil {
+		return lockd.Released{}, err
+	}
+	r, err := f.ForceRelease(ctx, name, reason)
+	e.m.ops.WithLabelValues("force_release", result(err)).Inc()
+	if err == nil && e.log != nil {
+		e.log.WarnContext(ctx, "force released", slog.String("kind", kindLock), slog.String("name", name),
+			slog.String("owner", r.Owner), slog.Int64("fence", r.Fence), slog.String("reason", reason))
+	}
+	return r, err
+}
+
+var (
+	_ lockd.Semaphores    = (*engine)(nil)
+	_ lockd.Lister        = (*engine)(nil)
+	_ lockd.ForceReleaser = (*engine)(nil)
+)
 
 // Minter returns a FenceMinter that mints through mn and records each
 // mint's duration, and its failures, in m.

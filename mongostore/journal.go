@@ -43,6 +43,7 @@ type eventDoc struct {
 	At        time.Time     `bson:"at"`
 	ExpiresAt time.Time     `bson:"expires_at,omitempty"`
 	Holder    string        `bson:"holder,omitempty"`
+	Reason    string        `bson:"reason,omitempty"`
 }
 
 func newEventDoc(ev lockd.Event) eventDoc {
@@ -57,6 +58,7 @@ func newEventDoc(ev lockd.Event) eventDoc {
 		At:        ev.At,
 		ExpiresAt: ev.ExpiresAt,
 		Holder:    ev.Holder,
+		Reason:    ev.Reason,
 	}
 }
 
@@ -71,6 +73,7 @@ func (d eventDoc) event() lockd.Event {
 		At:        d.At,
 		ExpiresAt: d.ExpiresAt,
 		Holder:    d.Holder,
+		Reason:    d.Reason,
 	}
 }
 
@@ -238,7 +241,7 @@ func recordUpdate(d eventDoc) mongo.WriteModel {
 	switch {
 	case d.Lease != "":
 		filter = append(filter, bson.E{Key: "lease", Value: d.Lease})
-	case lockd.EventKind(d.Kind) == lockd.EventReleased && d.Fence != 0:
+	case (lockd.EventKind(d.Kind) == lockd.EventReleased || lockd.EventKind(d.Kind) == lockd.EventForceReleased) && d.Fence != 0:
 		filter = append(filter, bson.E{Key: "fence", Value: d.Fence})
 	default:
 		return nil
@@ -250,7 +253,7 @@ func recordUpdate(d eventDoc) mongo.WriteModel {
 		}
 		return mongo.NewUpdateOneModel().SetFilter(filter).
 			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "expires_at", Value: d.ExpiresAt}}}})
-	case lockd.EventReleased, lockd.EventLost, lockd.EventExpired:
+	case lockd.EventReleased, lockd.EventForceReleased, lockd.EventLost, lockd.EventExpired:
 		filter = append(filter, bson.E{Key: "released_at", Value: nil}) // keep the first end
 		return mongo.NewUpdateOneModel().SetFilter(filter).
 			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "released_at", Value: d.At}}}})

@@ -27,6 +27,9 @@ type node interface {
 	// listen subscribes to channel and calls fn with each message until
 	// ctx ends or the subscription fails, and returns why.
 	listen(ctx context.Context, channel string, fn func(msg string)) error
+	// scan returns the keys that match the glob match, at most max of
+	// them (SCAN: keys written meanwhile may be missed or seen twice).
+	scan(ctx context.Context, match string, max int) ([]string, error)
 	close()
 }
 
@@ -486,6 +489,28 @@ func (n *redisNode) listen(ctx context.Context, channel string, fn func(msg stri
 	}
 	defer c.Close()
 	return c.Receive(ctx, c.B().Subscribe().Channel(channel).Build(), func(m rueidis.PubSubMessage) { fn(m.Message) })
+}
+
+func (n *redisNode) scan(ctx context.Context, match string, max int) ([]string, error) {
+	if b := n.blocked.Load(); b != nil {
+		return nil, *b
+	}
+	c, err := n.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	cursor := uint64(0)
+	for {
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(match).Count(1000).Build()).AsScanEntry()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e.Elements...)
+		if cursor = e.Cursor; cursor == 0 || len(out) >= max {
+			return out[:min(len(out), max)], nil
+		}
+	}
 }
 
 func (n *redisNode) close() {

@@ -30,6 +30,7 @@ var (
 	releaseScript = loadScript("release")
 	inspectScript = loadScript("inspect")
 	reseedScript  = loadScript("reseed")
+	forceScript   = loadScript("force_release")
 
 	semAcquireScript = loadSemScript("sem_acquire")
 	semCommitScript  = loadSemScript("sem_commit")

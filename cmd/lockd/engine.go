@@ -120,7 +120,7 @@ func newEngine(ctx context.Context, cfg config, log *slog.Logger) (*backend, err
 	b.close = func(ctx context.Context) error { return inner.Close() }
 	if store != nil {
 		b.engine = lockd.Journaled(b.engine, store, cfg.instance)
-		b.opts = append(b.opts, httpapi.WithJournal(store), httpapi.WithReadyCheck("mongodb", store.Ping))
+		b.opts = append(b.opts, httpapi.WithJournal(store), httpapi.WithReadyCheck("mongodb", store.Ping), httpapi.WithLister(store))
 		b.close = func(ctx context.Context) error {
 			return errors.Join(inner.Close(), store.Close(ctx))
 		}

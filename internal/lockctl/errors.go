@@ -45,6 +45,9 @@ var flagOf = map[string]string{
 	"wait_ms":  "--wait",
 	"metadata": "--metadata",
 	"limit":    "--limit",
+	"reason":   "--reason",
+	"prefix":   "--prefix",
+	"cursor":   "--cursor",
 }
 
 // explain returns the exit status and the one-line message for err, the

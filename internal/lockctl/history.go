@@ -82,6 +82,8 @@ func (g *globals) historyText(w io.Writer, h history) {
 			detail = "expires " + ev.ExpiresAt.Local().Format(timeLayout)
 		case ev.Holder != "":
 			detail = "held by " + ev.Holder
+		case ev.Reason != "":
+			detail = "reason: " + ev.Reason
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.At.Local().Format(timeLayout), ev.Kind, dash(ev.Owner), fence, dash(ev.Instance), detail)
 	}

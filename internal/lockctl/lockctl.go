@@ -143,6 +143,8 @@ func (g *globals) newRoot() *cobra.Command {
 		g.newRelease(),
 		g.newInspect(),
 		g.newHistory(),
+		g.newList(),
+		g.newForceRelease(),
 		g.newRun(),
 		g.newElect(),
 		g.newBench(),

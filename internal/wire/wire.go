@@ -205,6 +205,7 @@ type Event struct {
 	At        time.Time `json:"at"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Holder    string    `json:"holder,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
 }
 
 // FromEvent returns the wire form of ev.
@@ -218,6 +219,7 @@ func FromEvent(ev lockd.Event) Event {
 		At:        UTC(ev.At),
 		ExpiresAt: UTC(ev.ExpiresAt),
 		Holder:    ev.Holder,
+		Reason:    ev.Reason,
 	}
 }
 
@@ -242,6 +244,7 @@ func (ev Event) Domain() lockd.Event {
 		At:        ev.At,
 		ExpiresAt: ev.ExpiresAt,
 		Holder:    ev.Holder,
+		Reason:    ev.Reason,
 	}
 }
 
