@@ -48,6 +48,10 @@ var (
 	// role is too low (read, write, admin), or the name is outside its
 	// prefixes. Nothing was done.
 	ErrPermissionDenied = errors.New("lockd: permission denied")
+	// ErrRateLimited means lockd refused the request for one of its limits
+	// (waiters, request rate, new names per minute); nothing was done.
+	// Retry after the answer's Retry-After.
+	ErrRateLimited = errors.New("lockd: rate limited")
 	// ErrInternal is what the SDK returns for a server error it cannot
 	// map to any other value.
 	ErrInternal = errors.New("lockd: internal error")
@@ -126,6 +130,7 @@ const (
 	CodeUnavailable       = "unavailable"
 	CodeUnauthenticated   = "unauthenticated"
 	CodePermissionDenied  = "permission_denied"
+	CodeRateLimited       = "rate_limited"
 	CodeInternal          = "internal"
 )
 
@@ -142,6 +147,7 @@ var codes = []struct {
 	{CodeUnavailable, ErrUnavailable},
 	{CodeUnauthenticated, ErrUnauthenticated},
 	{CodePermissionDenied, ErrPermissionDenied},
+	{CodeRateLimited, ErrRateLimited},
 	{CodeLimitConflict, ErrLimitConflict},
 	{CodeLockHeld, ErrNotObtained},
 	{CodeLockLost, ErrLost},

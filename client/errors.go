@@ -42,7 +42,8 @@ func transient(err error) bool {
 	return errors.As(err, &te) ||
 		errors.Is(err, lockd.ErrQuorumUnavailable) ||
 		errors.Is(err, lockd.ErrStoreUnavailable) ||
-		errors.Is(err, lockd.ErrUnavailable)
+		errors.Is(err, lockd.ErrUnavailable) ||
+		errors.Is(err, lockd.ErrRateLimited)
 }
 
 // apiError rebuilds the error a non-2xx answer carries, through the domain

@@ -121,7 +121,7 @@ func (s *Server) authenticate(r *http.Request) (*Key, error) {
 
 // guard wraps a route that needs role: with authentication on, it checks
 // the request's key and role, and its {name} against the key's prefixes;
-// handlers check the names they read from the body with allowNames.
+// handlers check the names they read from the body with checkNames.
 func (s *Server) guard(role Role, h http.Handler, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	if len(s.keys) == 0 {
 		return h

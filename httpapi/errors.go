@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/wire"
@@ -31,6 +33,7 @@ var statuses = map[string]int{
 	lockd.CodeUnavailable:       http.StatusServiceUnavailable,
 	lockd.CodeUnauthenticated:   http.StatusUnauthorized,
 	lockd.CodePermissionDenied:  http.StatusForbidden,
+	lockd.CodeRateLimited:       http.StatusTooManyRequests,
 	lockd.CodeInternal:          http.StatusInternalServerError,
 	codeNotFound:                http.StatusNotFound,
 	codeMethodNotAllowed:        http.StatusMethodNotAllowed,
@@ -121,8 +124,18 @@ func (s *Server) describe(r *http.Request, err error) (int, wire.Error) {
 // writeError sends err as a v1 error response.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, d := s.describe(r, err)
+	retryAfter(w, err)
 	// An error body always marshals, so writeJSON cannot fail here.
 	_ = writeJSON(w, status, wire.ErrorBody{Error: &d})
+}
+
+// retryAfter sets Retry-After on the answer to a request refused for a
+// limit.
+func retryAfter(w http.ResponseWriter, err error) {
+	var le *limitError
+	if errors.As(err, &le) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(le.after.Round(time.Second)/time.Second), 1)))
+	}
 }
 
 func requestAttrs(r *http.Request) slog.Attr {

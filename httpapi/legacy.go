@@ -65,6 +65,7 @@ func (s *Server) writeLegacyError(w http.ResponseWriter, r *http.Request, err er
 		return
 	}
 	status, d := s.describe(r, err)
+	retryAfter(w, err)
 	msg := d.Message
 	var ae *lockd.ArgumentError
 	if errors.As(err, &ae) {
@@ -190,7 +191,7 @@ func (s *Server) handleGetLock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := allowNames(r.Context(), resource); err != nil {
+	if err := s.checkNames(r.Context(), resource); err != nil {
 		return err
 	}
 	// No lease: the engine makes a fresh one, so an identity that already
@@ -246,7 +247,7 @@ func (s *Server) handleReleaseLock(w http.ResponseWriter, r *http.Request) error
 	if err := lockd.ValidateOwner(identity); err != nil {
 		return err
 	}
-	if err := allowNames(r.Context(), resource); err != nil {
+	if err := s.checkNames(r.Context(), resource); err != nil {
 		return err
 	}
 	answer := func(msg string, rel lockd.Released) error {

@@ -16,7 +16,7 @@ func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	if err := allowNames(r.Context(), req.Names...); err != nil {
+	if err := s.checkNames(r.Context(), req.Names...); err != nil {
 		return err
 	}
 	opts, err := s.acquireOptions(w, req.AcquireRequest)
@@ -39,7 +39,7 @@ func (s *Server) handleExtendMany(w http.ResponseWriter, r *http.Request) error 
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	if err := allowNames(r.Context(), req.Names...); err != nil {
+	if err := s.checkNames(r.Context(), req.Names...); err != nil {
 		return err
 	}
 	ttl, err := extendTTL(req.TTLMs)
@@ -63,7 +63,7 @@ func (s *Server) handleReleaseMany(w http.ResponseWriter, r *http.Request) error
 	if err := s.decode(w, r, &req, true); err != nil {
 		return err
 	}
-	if err := allowNames(r.Context(), req.Names...); err != nil {
+	if err := s.checkNames(r.Context(), req.Names...); err != nil {
 		return err
 	}
 	if err := lockd.ValidateNames(req.Names); err != nil {

@@ -59,6 +59,7 @@ type Server struct {
 	metrics         http.Handler
 	keys            []Key
 	lister          lockd.Lister
+	limits          *limiter
 	elect           elections
 }
 
@@ -155,6 +156,12 @@ func New(engine lockd.Engine, opts ...Option) *Server {
 		o(s)
 	}
 	s.log = LogRequestIDs(s.log)
+	if s.limits != nil {
+		if o, ok := s.requests.(LimitObserver); ok {
+			s.limits.observer = o
+		}
+		s.engine = &waitLimited{Engine: s.engine, l: s.limits}
+	}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.handler = s.observe(s.boundWrites(s.cleanPathsOnly(mux)))
@@ -184,12 +191,14 @@ func (s *Server) guarded(rt route) http.Handler {
 	switch {
 	case rt.path == "/{$}" || rt.path == "/healthz" || rt.path == "/readyz":
 		return rt.h
+	case rt.path == "/metrics":
+		return s.guard(RoleRead, rt.h, fail) // never limited: scrapes must see the refusals
 	case strings.HasPrefix(rt.path, "/v1/admin/") || strings.HasSuffix(rt.path, "/force-release"):
-		return s.guard(RoleAdmin, rt.h, fail)
+		return s.guard(RoleAdmin, s.limited(rt.h, fail), fail)
 	case rt.method == http.MethodGet:
-		return s.guard(RoleRead, rt.h, fail)
+		return s.guard(RoleRead, s.limited(rt.h, fail), fail)
 	}
-	return s.guard(RoleWrite, rt.h, fail)
+	return s.guard(RoleWrite, s.limited(rt.h, fail), fail)
 }
 
 // routes registers every route. New routes (lock kinds, metrics) go in

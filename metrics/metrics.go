@@ -44,6 +44,7 @@ type Metrics struct {
 
 	httpReqs *prometheus.CounterVec
 	httpDur  *prometheus.HistogramVec
+	limited  *prometheus.CounterVec
 
 	reg prometheus.Registerer
 
@@ -135,14 +136,18 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time to answer an HTTP request, by route pattern.",
 			Buckets: latencyBuckets,
 		}, []string{"route"}),
-		reg:    reg,
+		reg: reg,
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lockd_limited_total",
+			Help: "Requests refused (429 rate_limited) by limit: waiters, waiters_per_name, rate, names.",
+		}, []string{"limit"}),
 		states: map[string]string{},
 		grants: grants{at: map[string]grant{}},
 	}
 	for _, c := range []prometheus.Collector{
 		m.ops, m.acquireDur, m.waited, m.held, m.waiters, m.denials, m.lost,
 		m.nodeCall, m.nodeErrs, m.nodeState, m.nodesUp, m.quorum,
-		m.mintDur, m.mintFails, m.httpReqs, m.httpDur,
+		m.mintDur, m.mintFails, m.httpReqs, m.httpDur, m.limited,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -257,6 +262,12 @@ func (m *Metrics) countUpLocked() {
 func (m *Metrics) ObserveRequest(route string, status int, d time.Duration) {
 	m.httpReqs.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.httpDur.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// ObserveLimited counts a request refused for limit. It implements the
+// HTTP server's limit observer.
+func (m *Metrics) ObserveLimited(limit string) {
+	m.limited.WithLabelValues(limit).Inc()
 }
 
 // maxGrants bounds how many live grants the hold-time histogram follows;

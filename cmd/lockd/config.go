@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +43,7 @@ type config struct {
 	keys            []httpapi.Key
 	tlsCert, tlsKey string
 	redisCA         string
+	limits          httpapi.Limits
 }
 
 // command is lockd's flags and help. Its version is filled in by
@@ -70,6 +73,11 @@ names, else the defaults; "lockd config print" shows the result.
 		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Flag: "tls-cert", Env: "LOCKD_TLS_CERT", Usage: "PEM certificate (chain) file: serve HTTPS instead of HTTP; needs --tls-key"},
 		{Flag: "tls-key", Env: "LOCKD_TLS_KEY", Usage: "PEM private key file of --tls-cert"},
+		{Flag: "max-waiters", Env: "LOCKD_MAX_WAITERS", Default: "20000", Usage: "acquires that may wait at once in this lockd (each holds a connection, about 25 KiB); more get 429; 0 means no limit"},
+		{Flag: "max-waiters-per-name", Env: "LOCKD_MAX_WAITERS_PER_NAME", Default: "10000", Usage: "acquires that may wait at once for one name; more get 429; 0 means no limit"},
+		{Flag: "rate-limit", Env: "LOCKD_RATE_LIMIT", Default: "0", Usage: "requests per second one client may send (its API key, else its IP address); more get 429; 0 means no limit"},
+		{Flag: "rate-burst", Env: "LOCKD_RATE_BURST", Default: "0", Usage: "requests one client may send at once under --rate-limit; 0 means the rate rounded up"},
+		{Flag: "names-per-minute", Env: "LOCKD_NAMES_PER_MINUTE", Default: "0", Usage: "distinct lock, semaphore and election names one client may use in a minute; more get 429; 0 means no limit"},
 		{Flag: "event-log", Env: "LOCKD_EVENT_LOG", Bool: true, Default: "true", Usage: "log one info line per grant, refusal after a wait, loss and release (name, owner, fence, wait, hold time)"},
 		{Flag: "pprof", Env: "LOCKD_PPROF", Usage: "serve Go's profiles (/debug/pprof/) on this host:port, apart from the API; none means off. Profiles show internals: keep it on a loopback address"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
@@ -185,6 +193,9 @@ func (s *settings) config() (config, error) {
 		return config{}, err
 	}
 	cfg.redisCA = strings.TrimSpace(s.get("redis-tls-ca"))
+	if cfg.limits, err = s.limitsConfig(); err != nil {
+		return config{}, err
+	}
 	cfg.keys = s.keys
 	cfg.tlsCert, cfg.tlsKey = strings.TrimSpace(s.get("tls-cert")), strings.TrimSpace(s.get("tls-key"))
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
@@ -216,4 +227,22 @@ func (s *settings) bool(name string) (bool, error) {
 	default:
 		return false, usageErrorf("%s %q: want true or false", s.label(name), v)
 	}
+}
+
+// limitsConfig reads the limits.
+func (s *settings) limitsConfig() (httpapi.Limits, error) {
+	var l httpapi.Limits
+	var err error
+	for _, f := range []struct {
+		name string
+		to   *int
+	}{{"max-waiters", &l.MaxWaiters}, {"max-waiters-per-name", &l.MaxWaitersPerName}, {"rate-burst", &l.Burst}, {"names-per-minute", &l.NamesPerMinute}} {
+		if *f.to, err = strconv.Atoi(s.get(f.name)); err != nil || *f.to < 0 {
+			return l, usageErrorf("%s %q: want a whole number, 0 or more", s.label(f.name), s.get(f.name))
+		}
+	}
+	if l.Rate, err = strconv.ParseFloat(s.get("rate-limit"), 64); err != nil || l.Rate < 0 || math.IsInf(l.Rate, 0) || math.IsNaN(l.Rate) {
+		return l, usageErrorf("%s %q: want requests per second, 0 or more", s.label("rate-limit"), s.get("rate-limit"))
+	}
+	return l, nil
 }

@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		defer stop()
 	}
 	srv := &http.Server{
-		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys))...),
+		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys), httpapi.WithLimits(cfg.limits))...),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,

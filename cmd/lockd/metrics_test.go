@@ -146,3 +146,32 @@ func TestMetricsStore(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLimitsFlags: --rate-limit answers 429 with Retry-After past the
+// rate, recovers, and the refusals show in /metrics.
+func TestLimitsFlags(t *testing.T) {
+	s := start(t, "--rate-limit", "4", "--rate-burst", "1")
+	base := "http://" + s.addr
+	codes := map[int]int{}
+	for range 3 {
+		resp, err := httpClient.Get(base + "/v1/locks/limited")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("a 429 without Retry-After")
+		}
+	}
+	if codes[http.StatusTooManyRequests] == 0 {
+		t.Fatalf("three requests at once under --rate-limit 4 --rate-burst 1: %v, want a 429", codes)
+	}
+	if m := scrape(t, base); m[`lockd_limited_total{limit="rate"}`] < 1 {
+		t.Errorf("lockd_limited_total{limit=\"rate\"} = %v, want the refusals", m[`lockd_limited_total{limit="rate"}`])
+	}
+	time.Sleep(300 * time.Millisecond)
+	if code, _ := get(t, base+"/v1/locks/limited"); code != http.StatusOK {
+		t.Errorf("after the pause: %d, want 200", code)
+	}
+}
