@@ -17,14 +17,10 @@ func (e *Engine) ListLocks(ctx context.Context, prefix string, limit int, after 
 	if err != nil {
 		return lockd.LockPage{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := e.lockOpen(ctx); err != nil {
 		return lockd.LockPage{}, err
 	}
-	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return lockd.LockPage{}, errClosed
-	}
 	now := time.Now()
 	var names []string
 	wanted := func(n string) bool { return strings.HasPrefix(n, prefix) && n > after }
@@ -60,14 +56,10 @@ func (e *Engine) ForceRelease(ctx context.Context, name, reason string) (lockd.R
 	if err := lockd.ValidateReason(reason); err != nil {
 		return lockd.Released{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := e.lockOpen(ctx); err != nil {
 		return lockd.Released{}, err
 	}
-	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return lockd.Released{}, errClosed
-	}
 	now := time.Now()
 	if cur := e.live(name, now); cur != nil {
 		e.drop(name)
@@ -83,6 +75,20 @@ func (e *Engine) ForceRelease(ctx context.Context, name, reason string) (lockd.R
 		}
 	}
 	return lockd.Released{Name: name, Owner: info.Owner, Fence: info.Fence}, nil
+}
+
+// lockOpen takes e.mu, unless ctx has ended (its error) or the engine is
+// closed (errClosed).
+func (e *Engine) lockOpen(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errClosed
+	}
+	return nil
 }
 
 // infoLocked is Inspect's answer for name. e.mu must be held.

@@ -336,30 +336,11 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.LockInfo{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	if err := e.lockOpen(ctx); err != nil {
 		return lockd.LockInfo{}, err
 	}
-	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return lockd.LockInfo{}, errClosed
-	}
-	now := time.Now()
-	cur := e.live(name, now)
-	if cur == nil {
-		if info, ok := e.readInfo(name, now); ok {
-			return info, nil
-		}
-		return lockd.LockInfo{Name: name}, nil
-	}
-	return lockd.LockInfo{
-		Name:      name,
-		Held:      true,
-		Owner:     cur.owner,
-		Fence:     cur.fence,
-		ExpiresAt: cur.expiresAt,
-		Metadata:  cur.metadata,
-	}, nil
+	return e.infoLocked(name, time.Now()), nil
 }
 
 // Health reports the engine ready, with one node named "memory".
