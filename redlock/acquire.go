@@ -256,10 +256,35 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 // acquireDecided decides an acquire round once a quorum said yes, or once
 // that is out of reach and it is known whether a quorum answered (lock
 // held) or not (quorum unavailable).
+//
+// A quorum of yeses that mixes "this lease holds it already" with "it was
+// free here" (a retry after a grant that missed a node) waits for the
+// nodes still to answer: whether the retry keeps its fence depends on how
+// many hold the lease, and the answer must not depend on which nodes were
+// fastest.
 func (e *Engine) acquireDecided(replies []reply) bool {
 	yes, answered, pending := count(replies, grantsOK), count(replies, isAnswer), count(replies, isPending)
-	return yes >= e.quorum ||
-		yes+pending < e.quorum && (answered >= e.quorum || answered+pending < e.quorum)
+	if yes >= e.quorum {
+		return pending == 0 || !mixedGrant(replies)
+	}
+	return yes+pending < e.quorum && (answered >= e.quorum || answered+pending < e.quorum)
+}
+
+// mixedGrant reports whether some nodes said the lease holds the lock
+// already and others that it was free.
+func mixedGrant(replies []reply) bool {
+	same, fresh := false, false
+	for _, r := range replies {
+		if a := fields(r); r.err == nil && len(a) > 0 {
+			switch toInt(a[0]) {
+			case statusSame:
+				same = true
+			case statusNew:
+				fresh = true
+			}
+		}
+	}
+	return same && fresh
 }
 
 // cleanup deletes a failed attempt's writes, on its own context (the

@@ -21,6 +21,13 @@ import (
 // have held has run out: the rejoin delay after the restart was seen.
 var errRejoining = errors.New("redlock: node restarted, rejoining")
 
+// uptimeJitter is how far uptime_in_seconds may seem to go back without
+// a restart: Redis computes it from a clock it caches, so two readings a
+// moment apart on two connections can differ by a second either way (seen:
+// 1s, then 0s, on a server that had not restarted). A restart also shows
+// as a new run_id, whatever its uptime.
+const uptimeJitter = 2
+
 // maxInfoLen bounds the INFO reply read on a new connection (a real one is
 // about 1.5 KB).
 const maxInfoLen = 64 << 10
@@ -157,7 +164,7 @@ func (n *redisNode) observe(info map[string]string) error {
 	case n.runID == "":
 	case runID != n.runID:
 		why = fmt.Sprintf("its run_id changed from %s to %s", n.runID, runID)
-	case uptime >= 0 && n.uptime >= 0 && uptime < n.uptime:
+	case uptime >= 0 && n.uptime >= 0 && uptime+uptimeJitter < n.uptime:
 		why = fmt.Sprintf("its uptime went back from %ds to %ds", n.uptime, uptime)
 	}
 	delay := n.cfg.rejoinDelay

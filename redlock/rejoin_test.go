@@ -119,7 +119,8 @@ func TestRestartWithinDelay(t *testing.T) {
 }
 
 // TestObserveRestart covers what counts as a restart: a new run_id, or an
-// uptime that went back with the same run_id; not an uptime that grew.
+// uptime that went back more than uptimeJitter with the same run_id; not
+// an uptime that grew, nor one a second behind (Redis caches its clock).
 func TestObserveRestart(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -130,6 +131,7 @@ func TestObserveRestart(t *testing.T) {
 		{"SameServer", map[string]string{"run_id": "r1", "uptime_in_seconds": "101"}, time.Minute, false},
 		{"NewRunID", map[string]string{"run_id": "r2", "uptime_in_seconds": "1"}, time.Minute, true},
 		{"UptimeBack", map[string]string{"run_id": "r1", "uptime_in_seconds": "3"}, time.Minute, true},
+		{"UptimeJitter", map[string]string{"run_id": "r1", "uptime_in_seconds": "98"}, time.Minute, false},
 		{"NoUptime", map[string]string{"run_id": "r1"}, time.Minute, false},
 		{"DelayOff", map[string]string{"run_id": "r2"}, 0, false},
 	} {
