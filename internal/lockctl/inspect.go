@@ -1,11 +1,13 @@
 package lockctl
 
 import (
+	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/wire"
 )
 
@@ -35,9 +37,14 @@ func (g *globals) newInspect() *cobra.Command {
 					fields(w, "name", out.Name, "held", "no")
 					return
 				}
+				held := "yes"
+				if out.Mode == lockd.ModeRead {
+					// Owner, fence and expiry are the last reader's.
+					held = fmt.Sprintf("yes, by %d readers", out.Readers)
+				}
 				fields(w,
 					"name", out.Name,
-					"held", "yes",
+					"held", held,
 					"owner", out.Owner,
 					"fence", strconv.FormatInt(out.Fence, 10),
 					"expires", g.when(out.ExpiresAt),

@@ -158,6 +158,8 @@ func TestRelease(t *testing.T) {
 func TestInspect(t *testing.T) {
 	url := serve(t)
 	g := acquire(t, url, "insp:held", "alice", "--metadata", "job=nightly")
+	acquire(t, url, "insp:read", "r1", "--mode", "read")
+	acquire(t, url, "insp:read", "r2", "--mode", "read")
 	type state struct {
 		Name      string            `json:"name"`
 		Held      bool              `json:"held"`
@@ -173,6 +175,7 @@ func TestInspect(t *testing.T) {
 		wantState  state
 	}{
 		{name: "HeldText", lock: "insp:held", want: []string{"name:", "insp:held", "held:", "yes", "owner:", "alice", "fence:", "expires:", `{"job":"nightly"}`}},
+		{name: "ReadersText", lock: "insp:read", want: []string{"held:", "yes, by 2 readers"}},
 		{name: "FreeText", lock: "insp:free", want: []string{"name:  insp:free\nheld:  no\n"}},
 		{name: "HeldJSON", lock: "insp:held", json: true, wantState: state{Name: "insp:held", Held: true, Owner: "alice", Fence: g.Fence, ExpiresAt: g.ExpiresAt, Metadata: map[string]string{"job": "nightly"}}},
 		{name: "FreeJSON", lock: "insp:free", json: true, wantState: state{Name: "insp:free"}},
