@@ -49,17 +49,26 @@ func TestParseEndpoint(t *testing.T) {
 	}
 }
 
+// needRedisServer skips the test, saying why, when redis-server is not
+// installed (the in-process fallback serves instead), and fails it when
+// redis-server is required (CI).
+func needRedisServer(t *testing.T, why string) {
+	t.Helper()
+	if testenv.Real() {
+		return
+	}
+	if os.Getenv(testenv.RequireRedisServerEnv) != "" {
+		t.Fatal("redis-server is required and not installed")
+	}
+	t.Skip("needs redis-server: " + why)
+}
+
 // startRedisWith starts n redis-server processes with extra arguments,
 // killed at the end of the test. ports gives each its port (0: a free
 // one); it returns their addresses.
 func startRedisWith(t *testing.T, n int, extra func(i int) []string) []string {
 	t.Helper()
-	if !testenv.Real() {
-		if os.Getenv(testenv.RequireRedisServerEnv) != "" {
-			t.Fatal("redis-server is required and not installed")
-		}
-		t.Skip("needs redis-server: the in-process fallback has no AUTH or TLS")
-	}
+	needRedisServer(t, "the in-process fallback has no AUTH or TLS")
 	addrs := make([]string, n)
 	for i := range n {
 		port, err := redisproc.FreePort()

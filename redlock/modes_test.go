@@ -17,6 +17,9 @@ import (
 func TestReadWriteNodeFaults(t *testing.T) {
 	for _, fault := range []string{"Killed", "Paused"} {
 		t.Run(fault, func(t *testing.T) {
+			if fault == "Paused" {
+				needRedisServer(t, "the in-process fallback cannot be paused")
+			}
 			e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond), WithRetryDelay(time.Millisecond, 5*time.Millisecond))
 			name := "rw-" + fault
 			c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
