@@ -113,25 +113,12 @@ func AsLister(e Engine) (Lister, error) {
 	return nil, fmt.Errorf("%w: this engine cannot list its locks", ErrNotConfigured)
 }
 
-// The journaled engine passes listing through, and journals every forced
-// release with its reason.
-
-// ListLocks lists through the engine.
-func (e *journaled) ListLocks(ctx context.Context, prefix string, limit int, after string) (LockPage, error) {
-	l, err := AsLister(e.Engine)
-	if err != nil {
-		return LockPage{}, err
-	}
-	return l.ListLocks(ctx, prefix, limit, after)
-}
+// The journaled engine passes listing through (Passthrough), and journals
+// every forced release with its reason.
 
 // ForceRelease forces the release through the engine and journals it.
 func (e *journaled) ForceRelease(ctx context.Context, name, reason string) (Released, error) {
-	f, err := AsForceReleaser(e.Engine)
-	if err != nil {
-		return Released{}, err
-	}
-	r, err := f.ForceRelease(ctx, name, reason)
+	r, err := e.Passthrough.ForceRelease(ctx, name, reason)
 	if err == nil {
 		e.record(ctx, Event{Kind: EventForceReleased, Name: name, Owner: r.Owner, Fence: r.Fence, Reason: reason})
 	}

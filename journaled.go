@@ -8,7 +8,7 @@ import (
 
 // journaled records the outcome of every call of an engine in a journal.
 type journaled struct {
-	Engine
+	Passthrough
 	j        Journal
 	instance string
 	now      func() time.Time
@@ -21,7 +21,7 @@ type journaled struct {
 // Recording never delays a call: Journal.Record does not block. Close
 // closes e, not j.
 func Journaled(e Engine, j Journal, instance string) Engine {
-	return &journaled{Engine: e, j: j, instance: instance, now: time.Now}
+	return &journaled{Passthrough: Passthrough{e}, j: j, instance: instance, now: time.Now}
 }
 
 func (e *journaled) record(ctx context.Context, ev Event) {

@@ -142,45 +142,7 @@ func AsSemaphores(e Engine) (Semaphores, error) {
 	return nil, fmt.Errorf("%w: this engine does not serve semaphores", ErrNotConfigured)
 }
 
-// The journaled engine passes semaphores through to its engine's, and
-// returns ErrNotConfigured when that serves none. Permits are not
-// journaled: the journal keeps the history of locks, by lock name, and a
-// semaphore's name is not a lock's.
-
-// AcquirePermit acquires a permit through the engine.
-func (e *journaled) AcquirePermit(ctx context.Context, name string, limit int, opts AcquireOptions) (Lease, error) {
-	sem, err := AsSemaphores(e.Engine)
-	if err != nil {
-		return Lease{}, err
-	}
-	return sem.AcquirePermit(ctx, name, limit, opts)
-}
-
-// ExtendPermit extends a permit through the engine.
-func (e *journaled) ExtendPermit(ctx context.Context, name, leaseID string, ttl time.Duration) (Lease, error) {
-	sem, err := AsSemaphores(e.Engine)
-	if err != nil {
-		return Lease{}, err
-	}
-	return sem.ExtendPermit(ctx, name, leaseID, ttl)
-}
-
-// ReleasePermit releases a permit through the engine.
-func (e *journaled) ReleasePermit(ctx context.Context, name, leaseID string) (Released, error) {
-	sem, err := AsSemaphores(e.Engine)
-	if err != nil {
-		return Released{}, err
-	}
-	return sem.ReleasePermit(ctx, name, leaseID)
-}
-
-// InspectSemaphore inspects a semaphore through the engine.
-func (e *journaled) InspectSemaphore(ctx context.Context, name string) (SemaphoreInfo, error) {
-	sem, err := AsSemaphores(e.Engine)
-	if err != nil {
-		return SemaphoreInfo{}, err
-	}
-	return sem.InspectSemaphore(ctx, name)
-}
-
+// The journaled engine passes semaphores through (Passthrough). Permits are
+// not journaled: the journal keeps the history of locks, by lock name, and
+// a semaphore's name is not a lock's.
 var _ Semaphores = (*journaled)(nil)

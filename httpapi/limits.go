@@ -248,7 +248,7 @@ func (s *Server) countNames(ctx context.Context, names ...string) error {
 // acquire that may wait (of a lock, a permit, a leadership) takes a
 // waiter's place first. Everything else passes through.
 type waitLimited struct {
-	lockd.Engine
+	lockd.Passthrough
 	l *limiter
 }
 
@@ -271,61 +271,12 @@ func (e *waitLimited) Acquire(ctx context.Context, name string, opts lockd.Acqui
 
 // AcquirePermit takes a waiter's place when it may wait.
 func (e *waitLimited) AcquirePermit(ctx context.Context, name string, limit int, opts lockd.AcquireOptions) (lockd.Lease, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.Lease{}, err
-	}
 	done, err := e.reserve(lockd.SemaphoreLine(name), opts.Wait)
 	if err != nil {
 		return lockd.Lease{}, err
 	}
 	defer done()
-	return sem.AcquirePermit(ctx, name, limit, opts)
-}
-
-// ExtendPermit passes through.
-func (e *waitLimited) ExtendPermit(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.Lease{}, err
-	}
-	return sem.ExtendPermit(ctx, name, leaseID, ttl)
-}
-
-// ReleasePermit passes through.
-func (e *waitLimited) ReleasePermit(ctx context.Context, name, leaseID string) (lockd.Released, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.Released{}, err
-	}
-	return sem.ReleasePermit(ctx, name, leaseID)
-}
-
-// InspectSemaphore passes through.
-func (e *waitLimited) InspectSemaphore(ctx context.Context, name string) (lockd.SemaphoreInfo, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.SemaphoreInfo{}, err
-	}
-	return sem.InspectSemaphore(ctx, name)
-}
-
-// ListLocks passes through.
-func (e *waitLimited) ListLocks(ctx context.Context, prefix string, limit int, after string) (lockd.LockPage, error) {
-	l, err := lockd.AsLister(e.Engine)
-	if err != nil {
-		return lockd.LockPage{}, err
-	}
-	return l.ListLocks(ctx, prefix, limit, after)
-}
-
-// ForceRelease passes through.
-func (e *waitLimited) ForceRelease(ctx context.Context, name, reason string) (lockd.Released, error) {
-	f, err := lockd.AsForceReleaser(e.Engine)
-	if err != nil {
-		return lockd.Released{}, err
-	}
-	return f.ForceRelease(ctx, name, reason)
+	return e.Passthrough.AcquirePermit(ctx, name, limit, opts)
 }
 
 // checkNames checks names from a request's body against its key's

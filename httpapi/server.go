@@ -160,7 +160,7 @@ func New(engine lockd.Engine, opts ...Option) *Server {
 		if o, ok := s.requests.(LimitObserver); ok {
 			s.limits.observer = o
 		}
-		s.engine = &waitLimited{Engine: s.engine, l: s.limits}
+		s.engine = &waitLimited{Passthrough: lockd.Passthrough{Engine: s.engine}, l: s.limits}
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)

@@ -16,7 +16,7 @@ import (
 // released. Errors are e's, unchanged. It serves semaphores when e does
 // (lockd.ErrNotConfigured otherwise). Close closes e.
 func Engine(e lockd.Engine, m *Metrics, opts ...EngineOption) lockd.Engine {
-	w := &engine{Engine: e, m: m}
+	w := &engine{Passthrough: lockd.Passthrough{Engine: e}, m: m}
 	for _, o := range opts {
 		o(w)
 	}
@@ -36,7 +36,7 @@ func WithEventLog(l *slog.Logger) EngineOption {
 }
 
 type engine struct {
-	lockd.Engine
+	lockd.Passthrough
 	m   *Metrics
 	log *slog.Logger // nil: no event log
 }
@@ -94,13 +94,9 @@ func (e *engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 // AcquirePermit acquires a permit through the engine and records the
 // outcome.
 func (e *engine) AcquirePermit(ctx context.Context, name string, limit int, opts lockd.AcquireOptions) (lockd.Lease, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.Lease{}, err
-	}
 	done := e.waiting(opts)
 	start := time.Now()
-	l, err := sem.AcquirePermit(ctx, name, limit, opts)
+	l, err := e.Passthrough.AcquirePermit(ctx, name, limit, opts)
 	done()
 	e.acquired(ctx, "acquire_permit", kindPermit, name, opts, start, l, err)
 	return l, err
@@ -109,11 +105,7 @@ func (e *engine) AcquirePermit(ctx context.Context, name string, limit int, opts
 // ExtendPermit extends a permit through the engine and records the
 // outcome.
 func (e *engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.Lease{}, err
-	}
-	l, err := sem.ExtendPermit(ctx, name, leaseID, ttl)
+	l, err := e.Passthrough.ExtendPermit(ctx, name, leaseID, ttl)
 	e.extended(ctx, "extend_permit", kindPermit, name, leaseID, l, err)
 	return l, err
 }
@@ -121,22 +113,9 @@ func (e *engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 // ReleasePermit releases a permit through the engine and records the
 // outcome.
 func (e *engine) ReleasePermit(ctx context.Context, name, leaseID string) (lockd.Released, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.Released{}, err
-	}
-	r, err := sem.ReleasePermit(ctx, name, leaseID)
+	r, err := e.Passthrough.ReleasePermit(ctx, name, leaseID)
 	e.released(ctx, "release_permit", kindPermit, name, leaseID, r, err)
 	return r, err
-}
-
-// InspectSemaphore inspects a semaphore through the engine.
-func (e *engine) InspectSemaphore(ctx context.Context, name string) (lockd.SemaphoreInfo, error) {
-	sem, err := lockd.AsSemaphores(e.Engine)
-	if err != nil {
-		return lockd.SemaphoreInfo{}, err
-	}
-	return sem.InspectSemaphore(ctx, name)
 }
 
 // waiting counts an acquire that may wait among the waiters until the
@@ -216,23 +195,10 @@ func (e *engine) released(ctx context.Context, op, kind, name, leaseID string, r
 	}
 }
 
-// ListLocks lists through the engine.
-func (e *engine) ListLocks(ctx context.Context, prefix string, limit int, after string) (lockd.LockPage, error) {
-	l, err := lockd.AsLister(e.Engine)
-	if err != nil {
-		return lockd.LockPage{}, err
-	}
-	return l.ListLocks(ctx, prefix, limit, after)
-}
-
 // ForceRelease forces a release through the engine and records it, with a
 // warn line in the event log.
 func (e *engine) ForceRelease(ctx context.Context, name, reason string) (lockd.Released, error) {
-	f, err := lockd.AsForceReleaser(e.Engine)
-	if err != nil {
-		return lockd.Released{}, err
-	}
-	r, err := f.ForceRelease(ctx, name, reason)
+	r, err := e.Passthrough.ForceRelease(ctx, name, reason)
 	e.m.ops.WithLabelValues("force_release", result(err)).Inc()
 	if err == nil && e.log != nil {
 		e.log.WarnContext(ctx, "force released", slog.String("kind", kindLock), slog.String("name", name),
@@ -243,7 +209,6 @@ func (e *engine) ForceRelease(ctx context.Context, name, reason string) (lockd.R
 
 var (
 	_ lockd.Semaphores    = (*engine)(nil)
-	_ lockd.Lister        = (*engine)(nil)
 	_ lockd.ForceReleaser = (*engine)(nil)
 )
 
