@@ -16,8 +16,9 @@ func WithLister(l lockd.Lister) Option {
 	return func(s *Server) { s.lister = l }
 }
 
-// handleList serves GET /v1/locks?prefix=&limit=&cursor=. A key limited to
-// prefixes must ask for a prefix inside one of them.
+// handleList serves GET /v1/locks?prefix=&limit=&cursor=, an admin route:
+// over Redis it scans every node. A key limited to prefixes must ask for a
+// prefix inside one of them.
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	prefix, after := q.Get("prefix"), q.Get("cursor")

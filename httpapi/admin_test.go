@@ -18,7 +18,8 @@ import (
 func TestListLocks(t *testing.T) {
 	srv := newServer(t, memlock.New(), httpapi.WithKeys([]httpapi.Key{
 		key(t, "admin", "admin-token", httpapi.RoleAdmin),
-		key(t, "jobs", "jobs-token", httpapi.RoleRead, "a:"),
+		key(t, "jobs", "jobs-token", httpapi.RoleAdmin, "a:"),
+		key(t, "reader", "read-token", httpapi.RoleRead),
 	}))
 	for _, n := range []string{"a:2", "b:1", "a:1"} {
 		wantStatus(t, sendAs(t, srv, "admin-token", "POST", "/v1/locks/"+n+"/acquire", `{"owner":"o-`+n+`","ttl_ms":10000}`), http.StatusOK)
@@ -47,6 +48,7 @@ func TestListLocks(t *testing.T) {
 		t.Errorf("list by a key limited to a:: %v", r)
 	}
 	wantError(t, sendAs(t, srv, "jobs-token", "GET", "/v1/locks", ""), http.StatusForbidden, lockd.CodePermissionDenied, "")
+	wantError(t, sendAs(t, srv, "read-token", "GET", "/v1/locks?prefix=a:", ""), http.StatusForbidden, lockd.CodePermissionDenied, "")
 	for _, q := range []string{"limit=0", "limit=x", "limit=1001", "prefix=a%20b", "cursor=a%20b"} {
 		field := strings.SplitN(q, "=", 2)[0]
 		wantError(t, sendAs(t, srv, "admin-token", "GET", "/v1/locks?"+q, ""), http.StatusBadRequest, lockd.CodeInvalidArgument, field)

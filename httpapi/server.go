@@ -181,8 +181,8 @@ type route struct {
 
 // guarded wraps a route in the authentication it needs (when keys are
 // configured): none for the probes (/healthz, /readyz, the prototype's
-// GET /), admin for /v1/admin/ and force-release, read for any other GET,
-// write for the rest. A refusal is answered in the route's own error shape.
+// GET /), admin for the admin routes (listing, which scans every node, and
+// force-release), read for any other GET, write for the rest. A refusal is answered in the route's own error shape.
 func (s *Server) guarded(rt route) http.Handler {
 	fail := s.writeError
 	if rt.path == "/get-lock" || rt.path == "/release-lock" {
@@ -193,7 +193,7 @@ func (s *Server) guarded(rt route) http.Handler {
 		return rt.h
 	case rt.path == "/metrics":
 		return s.guard(RoleRead, rt.h, fail) // never limited: scrapes must see the refusals
-	case strings.HasPrefix(rt.path, "/v1/admin/") || strings.HasSuffix(rt.path, "/force-release"):
+	case strings.HasPrefix(rt.path, "/v1/admin/") || strings.HasSuffix(rt.path, "/force-release") || rt.path == "/v1/locks":
 		return s.guard(RoleAdmin, s.limited(rt.h, fail), fail)
 	case rt.method == http.MethodGet:
 		return s.guard(RoleRead, s.limited(rt.h, fail), fail)
