@@ -68,8 +68,20 @@ func canned(t *testing.T, status int, body string) *client.Client {
 func TestConformance(t *testing.T) {
 	locktest.Run(t, locktest.Config{
 		New: func(t *testing.T) lockd.Engine {
-			c, _ := serve(t)
-			return c.Engine()
+			// With an admin key: the admin routes (list, force-release)
+			// answer only to one.
+			h, err := httpapi.ParseKeyHash(httpapi.HashToken("suite"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := memlock.New()
+			srv := httptest.NewServer(httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler)),
+				httpapi.WithKeys([]httpapi.Key{{Name: "suite", Hash: h, Role: httpapi.RoleAdmin}})))
+			t.Cleanup(func() {
+				srv.Close()
+				_ = eng.Close()
+			})
+			return newClient(t, srv.URL, client.WithToken("suite")).Engine()
 		},
 	})
 }

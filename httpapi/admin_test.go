@@ -55,6 +55,18 @@ func TestListLocks(t *testing.T) {
 	}
 }
 
+// TestAdminNeedsKeys: without API keys the admin routes answer
+// not_configured: anyone could otherwise free any lock by its public name.
+func TestAdminNeedsKeys(t *testing.T) {
+	srv := newServer(t, memlock.New())
+	got := wantStatus(t, send(t, srv, "POST", "/v1/locks/x/acquire", `{"owner":"o"}`), http.StatusOK)
+	wantError(t, send(t, srv, "POST", "/v1/locks/x/force-release", `{"reason":"steal"}`), http.StatusNotImplemented, lockd.CodeNotConfigured, "")
+	wantError(t, send(t, srv, "GET", "/v1/locks", ""), http.StatusNotImplemented, lockd.CodeNotConfigured, "")
+	if r := wantStatus(t, send(t, srv, "GET", "/v1/locks/x", ""), http.StatusOK); r["held"] != true || r["fence"] != got["fence"] {
+		t.Errorf("after a refused force-release: %v, want the lock still held", r)
+	}
+}
+
 // TestForceRelease: only an admin key frees a lock without its lease, with
 // a reason, which the journal keeps; the holder then finds the lock lost.
 func TestForceRelease(t *testing.T) {

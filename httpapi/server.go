@@ -11,6 +11,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -179,6 +180,9 @@ type route struct {
 	h            http.Handler
 }
 
+// errAdminNeedsKeys answers the admin routes of a lockd without API keys.
+var errAdminNeedsKeys = fmt.Errorf("%w: the admin routes need API keys: configure keys, and send an admin one", lockd.ErrNotConfigured)
+
 // guarded wraps a route in the authentication it needs (when keys are
 // configured): none for the probes (/healthz, /readyz, the prototype's
 // GET /), admin for the admin routes (listing, which scans every node, and
@@ -194,6 +198,10 @@ func (s *Server) guarded(rt route) http.Handler {
 	case rt.path == "/metrics":
 		return s.guard(RoleRead, rt.h, fail) // never limited: scrapes must see the refusals
 	case strings.HasPrefix(rt.path, "/v1/admin/") || strings.HasSuffix(rt.path, "/force-release") || rt.path == "/v1/locks":
+		if len(s.keys) == 0 {
+			// Without keys anyone could free any lock by its public name.
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fail(w, r, errAdminNeedsKeys) })
+		}
 		return s.guard(RoleAdmin, s.limited(rt.h, fail), fail)
 	case rt.method == http.MethodGet:
 		return s.guard(RoleRead, s.limited(rt.h, fail), fail)

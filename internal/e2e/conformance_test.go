@@ -30,12 +30,19 @@ func TestConformanceRedis(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := httptest.NewServer(httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler))))
+			// With an admin key: the admin routes (list, force-release)
+			// answer only to one.
+			h, err := httpapi.ParseKeyHash(httpapi.HashToken("suite"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler)),
+				httpapi.WithKeys([]httpapi.Key{{Name: "suite", Hash: h, Role: httpapi.RoleAdmin}})))
 			t.Cleanup(func() {
 				srv.Close()
 				_ = eng.Close()
 			})
-			c, err := client.New(srv.URL)
+			c, err := client.New(srv.URL, client.WithToken("suite"))
 			if err != nil {
 				t.Fatal(err)
 			}
