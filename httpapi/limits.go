@@ -79,6 +79,7 @@ type limiter struct {
 	waiting  int
 	perName  map[string]int
 	buckets  map[string]*bucket
+	swept    time.Time // the last sweep of full buckets
 	window   time.Time // start of the names minute
 	names    map[string]map[uint64]struct{}
 	tracked  int
@@ -114,7 +115,11 @@ func (l *limiter) request(client string) error {
 	defer l.mu.Unlock()
 	b := l.buckets[client]
 	if b == nil {
-		if len(l.buckets) >= maxClients {
+		// At most one sweep a second: a flood of new clients (an IPv6
+		// prefix has many addresses) must not make every request walk
+		// every bucket.
+		if len(l.buckets) >= maxClients && now.Sub(l.swept) >= time.Second {
+			l.swept = now
 			for k, old := range l.buckets {
 				if old.tokens+now.Sub(old.at).Seconds()*l.cfg.Rate >= float64(l.cfg.Burst) {
 					delete(l.buckets, k) // full again: forgetting it changes nothing
