@@ -277,8 +277,9 @@ const maxGrants = 16384
 // grants remembers when the leases granted through this lockd were
 // granted, to measure hold times at release.
 type grants struct {
-	mu sync.Mutex
-	at map[string]grant
+	mu    sync.Mutex
+	at    map[string]grant
+	swept time.Time // the last sweep of expired grants
 }
 
 type grant struct {
@@ -290,15 +291,17 @@ type grant struct {
 func grantKey(kind, name, lease string) string { return kind + "\x00" + name + "\x00" + lease }
 
 // add remembers a grant. When maxGrants are remembered, the expired ones
-// are forgotten first; if none has, the grant goes unmeasured.
+// are forgotten first, at most once a second (with that many locks held,
+// every acquire must not walk them all); if none has, the grant goes
+// unmeasured.
 func (g *grants) add(key string, gr grant) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, ok := g.at[key]; ok {
 		return // a retry, or one more hold: the first grant counts
 	}
-	if len(g.at) >= maxGrants {
-		now := time.Now()
+	if now := time.Now(); len(g.at) >= maxGrants && now.Sub(g.swept) >= time.Second {
+		g.swept = now
 		for k, v := range g.at {
 			if v.expires.Before(now) {
 				delete(g.at, k)
