@@ -67,10 +67,14 @@ end
 if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
-    redis.call('HDEL', KEYS[4], id)
+  -- Pruned only when something expired (see read_acquire.lua).
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+  if #expired > 0 then
+    for _, id in ipairs(expired) do
+      redis.call('HDEL', KEYS[4], id)
+    end
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   end
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
   local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
   if last[1] then
     if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then

@@ -39,9 +39,17 @@ if ttl == '0' then
   ttl = d.t or '10000'
 end
 d.t = ttl
-redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(d))
-redis.call('ZADD', KEYS[2], now + tonumber(ttl), ARGV[1])
+-- The keys' expiry first: on a full node (noeviction) Redis refuses a
+-- script whose first write adds data, and PEXPIREAT adds none, so a read
+-- lease is kept on a full node as the writer's is (PEXPIRE above).
+local exp = now + tonumber(ttl)
 local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local at = math.max(exp, tonumber(top[2]) or 0)
+redis.call('PEXPIREAT', KEYS[2], at)
+redis.call('PEXPIREAT', KEYS[3], at)
+redis.call('HSET', KEYS[3], ARGV[1], cjson.encode(d))
+redis.call('ZADD', KEYS[2], exp, ARGV[1])
+top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], top[2])
 redis.call('PEXPIREAT', KEYS[3], top[2])
 return {1, d.o, tonumber(d.f) or 0, d.m or '', tonumber(ttl), '', '', 'r'}

@@ -30,10 +30,16 @@ if cur[1] then
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
-  redis.call('HDEL', KEYS[4], id)
+-- Pruned only when something expired: Redis checks a full node
+-- (noeviction) only before a script's first write, so a write here that
+-- is not needed would let the grant below past a full node.
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+if #expired > 0 then
+  for _, id in ipairs(expired) do
+    redis.call('HDEL', KEYS[4], id)
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local exp = now + tonumber(ARGV[3])
 local function settle()
   local top = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')

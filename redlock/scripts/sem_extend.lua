@@ -16,7 +16,10 @@ if ttl == 0 then
   ttl = p.ttl
 end
 p.exp, p.ttl = now + ttl, ttl
-put(key, id, p)
+-- The key's expiry first: on a full node (noeviction) Redis refuses a
+-- script whose first write adds data, and PEXPIRE adds none, so a permit
+-- is kept on a full node as a lock is.
 settle(key, perms, now)
+put(key, id, p)
 return {1, redis.call('HGET', key, 'o:' .. id) or '', p.fence, redis.call('HGET', key, 'm:' .. id) or '', ttl, p.slot,
   tonumber(redis.call('HGET', key, 'limit') or '0')}
