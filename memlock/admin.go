@@ -17,7 +17,7 @@ func (e *Engine) ListLocks(ctx context.Context, prefix string, limit int, after 
 	if err != nil {
 		return lockd.LockPage{}, err
 	}
-	if err := e.lockOpen(ctx); err != nil {
+	if err := e.usable(ctx); err != nil {
 		return lockd.LockPage{}, err
 	}
 	defer e.mu.Unlock()
@@ -56,7 +56,7 @@ func (e *Engine) ForceRelease(ctx context.Context, name, reason string) (lockd.R
 	if err := lockd.ValidateReason(reason); err != nil {
 		return lockd.Released{}, err
 	}
-	if err := e.lockOpen(ctx); err != nil {
+	if err := e.usable(ctx); err != nil {
 		return lockd.Released{}, err
 	}
 	defer e.mu.Unlock()
@@ -75,20 +75,6 @@ func (e *Engine) ForceRelease(ctx context.Context, name, reason string) (lockd.R
 		}
 	}
 	return lockd.Released{Name: name, Owner: info.Owner, Fence: info.Fence}, nil
-}
-
-// lockOpen takes e.mu, unless ctx has ended (its error) or the engine is
-// closed (errClosed).
-func (e *Engine) lockOpen(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return errClosed
-	}
-	return nil
 }
 
 // infoLocked is Inspect's answer for name. e.mu must be held.

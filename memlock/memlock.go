@@ -336,7 +336,7 @@ func (e *Engine) Inspect(ctx context.Context, name string) (lockd.LockInfo, erro
 	if err := lockd.ValidateName(name); err != nil {
 		return lockd.LockInfo{}, err
 	}
-	if err := e.lockOpen(ctx); err != nil {
+	if err := e.usable(ctx); err != nil {
 		return lockd.LockInfo{}, err
 	}
 	defer e.mu.Unlock()

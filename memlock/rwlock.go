@@ -129,16 +129,17 @@ func (e *Engine) acquireRead(ctx context.Context, name string, opts lockd.Acquir
 // tryRead makes one attempt at a read lease, as tryAcquire does for a
 // write lease.
 func (e *Engine) tryRead(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, *lockd.Holder, <-chan struct{}, error) {
-	e.mu.Lock()
+	// enter, as a write acquire does: read traffic alone must sweep
+	// expired leases too.
+	if err := e.enter(); err != nil {
+		return lockd.Lease{}, nil, nil, err
+	}
 	locked := true
 	defer func() {
 		if locked {
 			e.mu.Unlock()
 		}
 	}()
-	if e.closed {
-		return lockd.Lease{}, nil, nil, errClosed
-	}
 	now := time.Now()
 	if cur := e.live(name, now); cur != nil {
 		if cur.id == opts.Lease {
