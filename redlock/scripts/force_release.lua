@@ -21,7 +21,7 @@ else
     if d then
       local ok, r = pcall(cjson.decode, d)
       if ok and type(r) == 'table' then
-        out = {r.owner or r.o or '', tonumber(r.fence or r.f) or 0}
+        out = {r.o or '', tonumber(r.f) or 0}
       end
     end
   end
