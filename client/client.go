@@ -141,7 +141,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: idle connections %d: want >= 1", c.idleConns)
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient(c.idleConns)
+		c.hc = defaultHTTPClient(u, c.idleConns)
 	}
 	c.hc = withToken(c.hc, c.token)
 	c.journal = nil
@@ -208,10 +208,12 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// defaultHTTPClient keeps up to idle idle connections to the server:
-// net/http's default of 2 would make every concurrent holder beyond the
-// second open (and leave in TIME_WAIT) a connection per request.
-func defaultHTTPClient(idle int) *http.Client {
+// defaultHTTPClient keeps up to idle idle connections to the server at
+// base: net/http's default of 2 would make every concurrent holder beyond
+// the second open (and leave in TIME_WAIT) a connection per request. Over
+// plain http without a proxy it sends through an h1Transport, which
+// spends less CPU a request than net/http's Transport.
+func defaultHTTPClient(base *url.URL, idle int) *http.Client {
 	dt, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return &http.Client{}
@@ -219,6 +221,9 @@ func defaultHTTPClient(idle int) *http.Client {
 	t := dt.Clone()
 	t.MaxIdleConns = idle
 	t.MaxIdleConnsPerHost = idle
+	if h1, ok := newH1Transport(base, t, idle); ok {
+		return &http.Client{Transport: h1}
+	}
 	return &http.Client{Transport: t}
 }
 
