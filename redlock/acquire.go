@@ -62,13 +62,23 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 	if opts.Mode == lockd.ModeRead {
 		line = lockd.ReadLine(name)
 	}
-	return e.wait(ctx, line, name, opts, func(othersWait bool) (lockd.Lease, error) {
-		var mark time.Duration
+	markFor := func() time.Duration {
 		if opts.Wait > 0 {
-			mark = e.markFor(deadline)
+			return e.markFor(deadline)
 		}
-		return e.tryAcquire(ctx, name, opts, othersWait, mark)
-	})
+		return 0
+	}
+	var offer func(othersWait bool) *attempt
+	if opts.Mode != lockd.ModeRead {
+		offer = func(othersWait bool) *attempt {
+			a := e.newAttempt(name, opts, othersWait, markFor())
+			a.deadline = deadline
+			return a
+		}
+	}
+	return e.wait(ctx, line, name, opts, func(othersWait bool) (lockd.Lease, error) {
+		return e.tryAcquire(ctx, name, opts, othersWait, markFor())
+	}, offer)
 }
 
 // retryable reports whether a waiting acquire tries again after err: the
@@ -108,6 +118,9 @@ const (
 	// statusWriterWaits: a read refused because a writer waits for the
 	// readers (read_acquire.lua).
 	statusWriterWaits = 4
+	// statusNotTried: a hand-off left the lock to the lines of every
+	// engine (handoff.lua); nothing was written for this attempt.
+	statusNotTried = 5
 )
 
 type acquireReply struct {
@@ -136,7 +149,7 @@ func parseAcquire(v any) (acquireReply, error) {
 		r.owner, r.pttl = toStr(a[1]), toInt(a[2])
 	case r.status == statusMismatch && len(a) >= 2:
 		r.field = toStr(a[1])
-	case r.status == statusWriterWaits:
+	case r.status == statusWriterWaits, r.status == statusNotTried:
 	default:
 		return r, fmt.Errorf("acquire: unexpected reply %v", v)
 	}
@@ -149,36 +162,77 @@ func grantsOK(r reply) bool {
 	return len(a) > 0 && (toInt(a[0]) == statusNew || toInt(a[0]) == statusSame)
 }
 
-// newAttempt returns a random tag for one attempt, stored with its writes,
+// newAttemptTag returns a random tag for one attempt, stored with its writes,
 // so that the cleanup of a failed attempt never deletes what a later
 // attempt with the same lease wrote. It needs to be unique, not secret.
-func newAttempt() string {
+func newAttemptTag() string {
 	return strconv.FormatUint(mrand.Uint64(), 36)
 }
 
-// tryAcquire makes one attempt: the acquire round, then, when the granting
-// nodes do not already store one fence, a commit round. othersWait marks
-// the grant so that its release is announced to the line behind it; an
-// acquire that does not wait passes false and never touches the lines. A
-// write acquire refused because of readers marks the lock as waited for by
-// a writer for mark (0: no mark).
-func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, othersWait bool, mark time.Duration) (lockd.Lease, error) {
-	start := time.Now()
-	keys := []string{e.lockKey(name), e.fenceKey(), e.readersKey(name), e.readerDetailsKey(name), e.writerMarkKey(name)}
-	commitKeys := []string{keys[0], keys[1], keys[3]}
-	timeout := e.callTimeout(opts.TTL)
-	id, att := opts.Lease, newAttempt()
+// attempt is one acquire attempt of a lock: its calls, and once its
+// round ran, the replies. A waiting head may leave it for a release to run
+// in a hand-off (handoff.go).
+type attempt struct {
+	name    string
+	opts    lockd.AcquireOptions
+	id, att string // the lease, and this attempt's tag
+	script  *script
+	keys    []string
+	args    []string
+	timeout time.Duration
+
+	// deadline is the end of the wait of an attempt left for a hand-off,
+	// whose writer mark is worked out again when it runs (markArg).
+	deadline time.Time
+
+	start   time.Time // when its round started
+	replies []reply   // acquire script replies, one per node
+	late    stragglers
+}
+
+// newAttempt prepares one attempt. othersWait marks the grant so that its
+// release is announced to the line behind it; an acquire that does not
+// wait passes false and never touches the lines. A write acquire refused
+// because of readers marks the lock as waited for by a writer for mark (0:
+// no mark).
+func (e *Engine) newAttempt(name string, opts lockd.AcquireOptions, othersWait bool, mark time.Duration) *attempt {
+	a := &attempt{
+		name: name, opts: opts, id: opts.Lease, att: newAttemptTag(),
+		script:  acquireScript,
+		keys:    []string{e.lockKey(name), e.fenceKey(), e.readersKey(name), e.readerDetailsKey(name), e.writerMarkKey(name)},
+		timeout: e.callTimeout(opts.TTL),
+	}
 	ttl := strconv.FormatInt(opts.TTL.Milliseconds(), 10)
-	s, args := acquireScript, []string{
-		id, opts.Owner, ttl, string(opts.Metadata),
-		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0), flag(othersWait), opts.Hold,
-		strconv.FormatInt(mark.Milliseconds(), 10),
+	a.args = []string{
+		a.id, opts.Owner, ttl, string(opts.Metadata),
+		flag(opts.ReleaseByOwner), flag(e.cfg.minter != nil), a.att, flag(opts.Wait > 0), flag(othersWait), opts.Hold,
+		strconv.FormatInt(mark.Milliseconds(), 10), e.id,
 	}
 	if opts.Mode == lockd.ModeRead {
-		s, args = readAcquireScript, []string{id, opts.Owner, ttl, string(opts.Metadata), flag(e.cfg.minter != nil), att, flag(opts.Wait > 0)}
+		a.script, a.args = readAcquireScript, []string{a.id, opts.Owner, ttl, string(opts.Metadata), flag(e.cfg.minter != nil), a.att, flag(opts.Wait > 0)}
 	}
-	replies, late := e.round(ctx, timeout, nil, s, keys, args, e.acquireDecided)
+	return a
+}
 
+// markArg is where newAttempt puts the writer mark in acquire.lua's args.
+const markArg = 10
+
+// tryAcquire makes one attempt: the acquire round, then, when the granting
+// nodes do not already store one fence, a commit round (see newAttempt).
+func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.AcquireOptions, othersWait bool, mark time.Duration) (lockd.Lease, error) {
+	a := e.newAttempt(name, opts, othersWait, mark)
+	a.start = time.Now()
+	a.replies, a.late = e.round(ctx, a.timeout, nil, a.script, a.keys, a.args, e.acquireDecided)
+	return e.finish(ctx, a)
+}
+
+// finish turns an attempt whose round ran into a grant: it checks the
+// quorum, settles the fence (a commit round when needed) and the
+// validity, or undoes the attempt's writes.
+func (e *Engine) finish(ctx context.Context, a *attempt) (lockd.Lease, error) {
+	name, opts, id, replies, late, start := a.name, a.opts, a.id, a.replies, a.late, a.start
+	keys, timeout := a.keys, a.timeout
+	commitKeys := []string{keys[0], keys[1], keys[3]}
 	parsed := make([]acquireReply, len(replies))
 	yes, mismatch := 0, ""
 	var holds []int64
@@ -201,7 +255,7 @@ func (e *Engine) tryAcquire(ctx context.Context, name string, opts lockd.Acquire
 		}
 	}
 	fail := func(err error) (lockd.Lease, error) {
-		e.cleanup(name, id, att, opts.Hold, timeout, replies, late)
+		e.cleanup(name, id, a.att, opts.Hold, timeout, replies, late)
 		return lockd.Lease{}, err
 	}
 	if mismatch != "" {

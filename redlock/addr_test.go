@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/redisproc"
@@ -101,7 +102,9 @@ func TestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	l, err := e.Acquire(ctx(t), "auth", lockd.AcquireOptions{Owner: "a"})
+	// Waits, so that a first dial slowed by a loaded machine past the node
+	// timeout is retried: this is about AUTH, not dial latency.
+	l, err := e.Acquire(ctx(t), "auth", lockd.AcquireOptions{Owner: "a", Wait: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("acquire with the password: %v", err)
 	}

@@ -160,7 +160,9 @@ func TestSameServerTwice(t *testing.T) {
 	_, port, _ := net.SplitHostPort(servers[0].Addr())
 	alias := net.JoinHostPort("localhost", port)
 	e, logs := newLoggedEngine(t, []string{servers[0].Addr(), alias, servers[1].Addr()})
-	if _, err := e.Acquire(ctx(t), "dup", lockd.AcquireOptions{Owner: "a", TTL: time.Second}); err != nil {
+	// Waits, so that first dials slowed past the node timeout by a loaded
+	// machine are retried.
+	if _, err := e.Acquire(ctx(t), "dup", lockd.AcquireOptions{Owner: "a", TTL: time.Second, Wait: 5 * time.Second}); err != nil {
 		t.Fatalf("with both servers up: %v", err)
 	}
 	h := e.Health(ctx(t))

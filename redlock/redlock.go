@@ -26,6 +26,7 @@ type Engine struct {
 	nodes  []node
 	quorum int
 	cfg    config
+	id     string // tells this engine's marks on a lock from others' (handoff.go)
 
 	gates []gate // one per node
 
@@ -66,7 +67,7 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, id: newAttemptTag()}
 	for _, n := range newRedisNodes(addrs, &e.cfg) {
 		e.nodes = append(e.nodes, n)
 	}
@@ -89,7 +90,7 @@ func newWithNodes(nodes []node, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg, gates: make([]gate, len(nodes))}, nil
+	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg, id: newAttemptTag(), gates: make([]gate, len(nodes))}, nil
 }
 
 // Quorum returns how many nodes must agree: N/2+1.

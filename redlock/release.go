@@ -54,10 +54,21 @@ func (e *Engine) ReleaseByOwner(ctx context.Context, name, owner string) (lockd.
 }
 
 // release answers once a quorum answered: the nodes still running get the
-// delete too, in the background.
+// delete too, in the background. When the head of this engine's line for
+// the lock waits with an offer, the release hands the lock to it in the
+// same round (handoff.go).
 func (e *Engine) release(ctx context.Context, name, leaseID, owner, hold string) (lockd.Released, error) {
+	args := []string{leaseID, owner, "", e.releasedChannel(), name, hold}
+	if o := e.takeOffer(name); o != nil {
+		return e.handOff(ctx, name, args, o)
+	}
 	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, releaseScript, []string{e.lockKey(name), e.readersKey(name), e.readerDetailsKey(name)},
-		[]string{leaseID, owner, "", e.releasedChannel(), name, hold}, e.quorumOrImpossible(isAnswer))
+		args, e.quorumOrImpossible(isAnswer))
+	return e.releasedFrom(name, replies)
+}
+
+// releasedFrom reads a release round's replies (release.lua's).
+func (e *Engine) releasedFrom(name string, replies []reply) (lockd.Released, error) {
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.Released{}, e.quorumError("answered", ok, replies)
 	}

@@ -2,6 +2,7 @@ package redlock
 
 import (
 	"embed"
+	"strings"
 
 	"github.com/redis/rueidis"
 )
@@ -16,11 +17,28 @@ type script struct {
 }
 
 func loadScript(name string) *script {
+	return &script{name: name, lua: rueidis.NewLuaScript(scriptSource(name))}
+}
+
+// includePrefix starts a line that scriptSource replaces with the named
+// script's source: handoff.lua runs release.lua and acquire.lua as local
+// functions, so the three never drift apart.
+const includePrefix = "--#include "
+
+// scriptSource returns the embedded script name, with its include lines
+// replaced.
+func scriptSource(name string) string {
 	src, err := scriptFS.ReadFile("scripts/" + name + ".lua")
 	if err != nil {
 		panic("redlock: missing embedded script " + name)
 	}
-	return &script{name: name, lua: rueidis.NewLuaScript(string(src))}
+	lines := strings.Split(string(src), "\n")
+	for i, l := range lines {
+		if inc, ok := strings.CutPrefix(l, includePrefix); ok {
+			lines[i] = scriptSource(strings.TrimSpace(inc))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 var (
@@ -31,6 +49,7 @@ var (
 	inspectScript = loadScript("inspect")
 	reseedScript  = loadScript("reseed")
 	forceScript   = loadScript("force_release")
+	handoffScript = loadScript("handoff")
 
 	semAcquireScript = loadSemScript("sem_acquire")
 	semCommitScript  = loadSemScript("sem_commit")

@@ -152,7 +152,7 @@ func (e *Engine) AcquirePermit(ctx context.Context, name string, limit int, opts
 			}
 			want = next
 		}
-	})
+	}, nil)
 }
 
 // tryPermit makes one round for slot want (-1: the lowest free on each
@@ -163,7 +163,7 @@ func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts loc
 	start := time.Now()
 	keys := []string{e.semKey(name), e.fenceKey()}
 	timeout := e.callTimeout(opts.TTL)
-	id, att := opts.Lease, newAttempt()
+	id, att := opts.Lease, newAttemptTag()
 	replies, late := e.round(ctx, timeout, nil, semAcquireScript, keys, []string{
 		id, opts.Owner, strconv.FormatInt(opts.TTL.Milliseconds(), 10), string(opts.Metadata),
 		flag(e.cfg.minter != nil), att, strconv.Itoa(limit), strconv.Itoa(want), flag(opts.Wait > 0), flag(othersWait),

@@ -65,71 +65,87 @@ func (e *Engine) listen() {
 // 0; otherwise in the line under line (a lock's name, or
 // lockd.SemaphoreLine) for up to opts.Wait, with Fair behind the acquires
 // already waiting there. try learns whether others wait behind it, so its
-// grant marks the lock for its release to be announced. It returns what
-// the last attempt returned: *lockd.NotObtainedError naming name or
+// grant marks the lock for its release to be announced. With offer (a
+// write lock's line), the head leaves its next attempt, made by offer, in
+// the line while it pauses, for a release in this engine to run in its own
+// round (handoff.go); it finishes the attempt itself. It returns what the
+// last attempt returned: *lockd.NotObtainedError naming name or
 // ErrQuorumUnavailable when the wait ran out (joined with ctx.Err() when
 // the context ended it), and try's other errors at once.
-func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.AcquireOptions, try func(othersWait bool) (lockd.Lease, error)) (lockd.Lease, error) {
+func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.AcquireOptions, try func(othersWait bool) (lockd.Lease, error), offer func(othersWait bool) *attempt) (lockd.Lease, error) {
 	if opts.Wait <= 0 {
 		if opts.Fair && e.lines.Len(line) > 0 {
 			return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
 		}
 		return try(false)
 	}
-	// Wait in line: after one attempt on arrival, only the head of the
-	// lock's queue calls the nodes.
+	// Wait in line: only the head of the lock's queue calls the nodes.
 	start := time.Now()
 	deadline := start.Add(opts.Wait)
 	e.listen()
 	w := e.lines.Join(line)
 	granted := false
 	defer func() { e.lines.Leave(line, w, granted) }()
-	var last error // the last attempt that ran to its end
-	if opts.Fair && !w.Head() {
-		// Behind the others from the start: no attempt on arrival.
+	var (
+		last   error // the last attempt that ran to its end
+		woken  <-chan struct{}
+		handed *attempt // an attempt a release ran for us
+		// queued: no attempt on arrival. Fair acquires wait behind those
+		// already in line; so do all acquires of a write lock, whose
+		// releases in this engine hand it to the head of the line, so that
+		// an attempt on arrival would be refused.
+		queued = (opts.Fair || offer != nil) && !w.Head()
+		after  bool // the one before us in line was granted the lock
+	)
+	if queued {
 		if !waitq.Pause(ctx, w.Turn(), deadline) {
-			return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
+			if opts.Fair || ctx.Err() != nil || e.isClosed() {
+				return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
+			}
+			// The wait ran out in line: one attempt, so that the answer
+			// says who holds the lock.
+			lease, err := e.waitAttempt(ctx, line, name, try, nil, &woken, start)
+			granted = err == nil
+			return lease, err
 		}
+		after, woken = e.afterGrant(w, line, name)
 	}
 	for attempt := 0; ; attempt++ {
-		if attempt > 0 && e.isClosed() {
-			return lockd.Lease{}, e.waitEnded(ctx, last)
-		}
-		// Taken before the attempt, so that a release heard between the
-		// attempt and the pause below is not missed.
-		woken := e.lines.Woken(line)
-		at := time.Now()
-		lease, err := try(e.lines.Len(line) > 1)
-		if err == nil {
-			lease.Waited = at.Sub(start)
-			granted = true
-			return lease, nil
-		}
-		if ctx.Err() != nil {
-			// The context cut this attempt short; the one before, if any,
-			// is the real cause.
-			if last != nil {
-				err = last
+		var err error
+		if !after {
+			var lease lockd.Lease
+			lease, err = e.waitAttempt(ctx, line, name, try, handed, &woken, start)
+			handed = nil
+			if err == nil {
+				granted = true
+				return lease, nil
 			}
-			return lockd.Lease{}, errors.Join(err, ctx.Err())
-		}
-		if !retryable(err) || !time.Now().Before(deadline) || e.isClosed() {
-			return lockd.Lease{}, err
-		}
-		last = err
-		if !w.Head() {
-			if !waitq.Pause(ctx, w.Turn(), deadline) {
-				return lockd.Lease{}, e.waitEnded(ctx, err)
+			if ctx.Err() != nil {
+				// The context cut this attempt short; the one before, if any,
+				// is the real cause.
+				if last != nil {
+					err = last
+				}
+				return lockd.Lease{}, errors.Join(err, ctx.Err())
 			}
-			// A grant in a read line, or of a permit, may leave room for
-			// the next: only a lock's own line waits for the release.
-			if after, released := w.AfterGrant(); after && !isReadLine(line, name) && line != lockd.SemaphoreLine(name) {
-				// The one before us in line holds the lock now: an attempt
-				// before its release would be refused. Wait for that
-				// release (or the poll).
-				woken = released
-				err = nil
+			if !retryable(err) || !time.Now().Before(deadline) || e.isClosed() {
+				return lockd.Lease{}, err
 			}
+			last = err
+			if !w.Head() {
+				if !waitq.Pause(ctx, w.Turn(), deadline) {
+					return lockd.Lease{}, e.waitEnded(ctx, err)
+				}
+				if a, released := e.afterGrant(w, line, name); a {
+					after, woken = true, released
+				}
+			}
+		}
+		if after {
+			// The one before us in line holds the lock now: an attempt
+			// before its release would be refused. Wait for that release
+			// (or the poll).
+			after, err = false, nil
 		}
 		// The head: retry when a release is heard, when the holder's lease
 		// runs out, or at the poll interval, whichever comes first. With
@@ -149,8 +165,84 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 		if deadline.Before(until) {
 			until = deadline
 		}
-		if !waitq.Pause(ctx, woken, until) && ctx.Err() != nil {
+		woke, a := e.pause(ctx, line, w, woken, until, offer)
+		handed = a
+		if !woke && ctx.Err() != nil {
 			return lockd.Lease{}, e.waitEnded(ctx, err)
 		}
+		if handed == nil && e.isClosed() {
+			return lockd.Lease{}, e.waitEnded(ctx, last)
+		}
 	}
+}
+
+// afterGrant reports, for a waiter that just became the head, whether the
+// one before it left with the lock, and then the channel that closes at
+// the next release. A grant in a read line, or of a permit, may leave room
+// for the next: only a lock's own line waits for the release.
+func (e *Engine) afterGrant(w *waitq.Waiter, line, name string) (bool, <-chan struct{}) {
+	after, released := w.AfterGrant()
+	if !after || isReadLine(line, name) || line == lockd.SemaphoreLine(name) {
+		return false, nil
+	}
+	return true, released
+}
+
+// waitAttempt makes a waiting acquire's attempt: it finishes handed, the
+// attempt a release ran for it, or runs try. For try it first takes the
+// line's wake channel into woken, so that a release heard between the
+// attempt and the pause after it is not missed; after a hand-off the wake
+// channel taken before stays, so that a release the hand-off announced is
+// heard. A grant reports how long the wait was, from start to its attempt.
+func (e *Engine) waitAttempt(ctx context.Context, line, name string, try func(othersWait bool) (lockd.Lease, error), handed *attempt, woken *<-chan struct{}, start time.Time) (lockd.Lease, error) {
+	var (
+		at    time.Time
+		lease lockd.Lease
+		err   error
+	)
+	if handed != nil {
+		at = handed.start
+		lease, err = e.finish(ctx, handed)
+		if err == nil && ctx.Err() != nil {
+			// Granted while the caller was gone: nobody can use it.
+			e.releaseAbandoned(lease)
+			return lockd.Lease{}, &lockd.NotObtainedError{Name: name}
+		}
+	} else {
+		*woken = e.lines.Woken(line)
+		at = time.Now()
+		lease, err = try(e.lines.Len(line) > 1)
+	}
+	if err == nil {
+		lease.Waited = at.Sub(start)
+	}
+	return lease, err
+}
+
+// pause waits as waitq.Pause does. With offer, the head leaves its next
+// attempt in the line meanwhile; when a release took it, pause returns it
+// once the release's round ran it, for the caller to finish.
+func (e *Engine) pause(ctx context.Context, line string, w *waitq.Waiter, woken <-chan struct{}, until time.Time, offer func(othersWait bool) *attempt) (bool, *attempt) {
+	if offer == nil {
+		return waitq.Pause(ctx, woken, until), nil
+	}
+	a := offer(e.lines.Len(line) > 1)
+	o := e.lines.Offer(line, w, a)
+	if o == nil {
+		return waitq.Pause(ctx, woken, until), nil
+	}
+	t := time.NewTimer(max(time.Until(until), 0))
+	defer t.Stop()
+	woke := false
+	select {
+	case <-woken:
+		woke = true
+	case <-o.Taken():
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if e.lines.Withdraw(line, o) {
+		return true, a
+	}
+	return woke, nil
 }

@@ -13,15 +13,19 @@ import (
 	"github.com/lockd/lockd/internal/testenv"
 )
 
-// countNode is a real node that counts the acquire scripts it runs.
+// countNode is a real node that counts the acquire scripts it runs, and
+// apart the hand-offs (a release and an acquire in one script).
 type countNode struct {
 	node
-	acquires atomic.Int64
+	acquires, handoffs atomic.Int64
 }
 
 func (c *countNode) eval(ctx context.Context, s *script, keys, args []string) (any, error) {
-	if s == acquireScript {
+	switch s {
+	case acquireScript:
 		c.acquires.Add(1)
+	case handoffScript:
+		c.handoffs.Add(1)
 	}
 	return c.node.eval(ctx, s, keys, args)
 }
@@ -36,6 +40,13 @@ func newCountEngine(t *testing.T, opts ...Option) (*Engine, []*countNode) {
 // set, as older servers do: there a subscribed connection can run no other
 // command.
 func newCountEngineRESP(t *testing.T, resp2 bool, opts ...Option) (*Engine, []*countNode) {
+	t.Helper()
+	e, counts, _ := startCountEngine(t, resp2, opts...)
+	return e, counts
+}
+
+// startCountEngine is newCountEngineRESP, returning the servers too.
+func startCountEngine(t *testing.T, resp2 bool, opts ...Option) (*Engine, []*countNode, []*testenv.Redis) {
 	t.Helper()
 	servers := testenv.StartRedis(t, 3)
 	cfg, err := newConfig(opts)
@@ -54,13 +65,23 @@ func newCountEngineRESP(t *testing.T, resp2 bool, opts ...Option) (*Engine, []*c
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return e, counts
+	return e, counts, servers
 }
 
+// totalAcquires counts the acquire attempts the nodes ran, hand-offs
+// included.
 func totalAcquires(counts []*countNode) int64 {
 	var n int64
 	for _, c := range counts {
-		n += c.acquires.Load()
+		n += c.acquires.Load() + c.handoffs.Load()
+	}
+	return n
+}
+
+func totalHandoffs(counts []*countNode) int64 {
+	var n int64
+	for _, c := range counts {
+		n += c.handoffs.Load()
 	}
 	return n
 }

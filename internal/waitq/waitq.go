@@ -4,6 +4,11 @@
 // cost what one does. The engine tells the lines when a lock is released,
 // and the head, which took the wake channel before its last attempt, tries
 // again at once.
+//
+// A head that pauses may also leave an offer in its line: its next attempt,
+// ready to run. A release of the lock made in the same engine takes the
+// offer and runs that attempt in its own round (a hand-off), then gives
+// the outcome back; the head never runs an attempt of its own meanwhile.
 package waitq
 
 import (
@@ -23,7 +28,28 @@ type Lines struct {
 type line struct {
 	waiters []*Waiter     // arrival order; the first is the head
 	wake    chan struct{} // closed when a release of the lock is heard, then replaced
+	offer   *Offer        // the head's standing offer, or nil
 }
+
+// Offer is a pausing head's next attempt, left in its line for a release
+// to run (see Lines.Offer).
+type Offer struct {
+	attempt any
+	taken   chan struct{} // closed by Take
+	done    chan struct{} // closed by Done, after Take
+	w       *Waiter
+}
+
+// Attempt returns the attempt given to Lines.Offer.
+func (o *Offer) Attempt() any { return o.attempt }
+
+// Taken returns a channel that closes when a release takes the offer.
+func (o *Offer) Taken() <-chan struct{} { return o.taken }
+
+// Done tells the head that the release which took the offer has run its
+// attempt (and filled in its outcome). The one that took the offer must
+// call it exactly once, whatever happens.
+func (o *Offer) Done() { close(o.done) }
 
 // Waiter is one acquire in a line.
 type Waiter struct {
@@ -90,6 +116,9 @@ func (l *Lines) Leave(name string, w *Waiter, granted bool) {
 			continue
 		}
 		ln.waiters = append(ln.waiters[:i], ln.waiters[i+1:]...)
+		if ln.offer != nil && ln.offer.w == w {
+			ln.offer = nil // a head that left without withdrawing
+		}
 		if i == 0 && len(ln.waiters) > 0 {
 			next := ln.waiters[0]
 			next.afterGrant, next.released = granted, ln.wake
@@ -99,6 +128,64 @@ func (l *Lines) Leave(name string, w *Waiter, granted bool) {
 	}
 	if len(ln.waiters) == 0 {
 		delete(l.lines, name)
+	}
+}
+
+// Offer leaves attempt in name's line for a release to take, when w is
+// the head there; it returns nil otherwise. The head pauses, then calls
+// Withdraw, which tells it whether a release took the offer.
+func (l *Lines) Offer(name string, w *Waiter, attempt any) *Offer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln := l.lines[name]
+	if ln == nil || len(ln.waiters) == 0 || ln.waiters[0] != w {
+		return nil
+	}
+	ln.offer = &Offer{attempt: attempt, taken: make(chan struct{}), done: make(chan struct{}), w: w}
+	return ln.offer
+}
+
+// Take takes the offer standing in name's line, if any: the caller runs
+// its attempt and then calls Done. A taken offer is not offered again.
+func (l *Lines) Take(name string) *Offer {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln := l.lines[name]
+	if ln == nil || ln.offer == nil {
+		return nil
+	}
+	o := ln.offer
+	ln.offer = nil
+	close(o.taken)
+	return o
+}
+
+// Offered reports whether an offer stands in name's line.
+func (l *Lines) Offered(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ln := l.lines[name]
+	return ln != nil && ln.offer != nil
+}
+
+// Withdraw takes o out of name's line, unless a release took it first: it
+// then waits until that release called Done (the attempt's round is
+// bounded by its timeout) and reports true. A nil o reports false.
+func (l *Lines) Withdraw(name string, o *Offer) bool {
+	if o == nil {
+		return false
+	}
+	l.mu.Lock()
+	if ln := l.lines[name]; ln != nil && ln.offer == o {
+		ln.offer = nil
+	}
+	l.mu.Unlock()
+	select {
+	case <-o.taken:
+		<-o.done
+		return true
+	default:
+		return false
 	}
 }
 

@@ -1,6 +1,9 @@
 package waitq
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestLines(t *testing.T) {
 	var l Lines
@@ -52,4 +55,61 @@ func TestLines(t *testing.T) {
 		t.Error("WakeAll left a line's wake channel open")
 	}
 	l.Leave("y", d, false)
+}
+
+func TestOffers(t *testing.T) {
+	var l Lines
+	a, b := l.Join("x"), l.Join("x")
+	if o := l.Offer("x", b, 2); o != nil {
+		t.Error("a waiter behind the head could leave an offer")
+	}
+	if l.Take("x") != nil || l.Take("nobody") != nil {
+		t.Error("Take found an offer where none stands")
+	}
+	// Withdrawn before any release: not taken, and gone from the line.
+	o := l.Offer("x", a, 1)
+	if o == nil || o.Attempt() != 1 || !l.Offered("x") {
+		t.Fatalf("head's Offer = %v, standing %v", o, l.Offered("x"))
+	}
+	if l.Withdraw("x", o) {
+		t.Error("Withdraw reported an offer nobody took as taken")
+	}
+	if l.Take("x") != nil || l.Offered("x") {
+		t.Error("Take found a withdrawn offer")
+	}
+	// Taken: the head learns it, and waits for Done.
+	o = l.Offer("x", a, 3)
+	got := l.Take("x")
+	if got != o || got.Attempt() != 3 {
+		t.Fatalf("Take = %v, want the head's offer", got)
+	}
+	select {
+	case <-o.Taken():
+	default:
+		t.Error("Taken still open after Take")
+	}
+	if l.Take("x") != nil {
+		t.Error("one offer was taken twice")
+	}
+	withdrawn := make(chan bool)
+	go func() { withdrawn <- l.Withdraw("x", o) }()
+	select {
+	case <-withdrawn:
+		t.Fatal("Withdraw of a taken offer returned before Done")
+	case <-time.After(20 * time.Millisecond):
+	}
+	got.Done()
+	if !<-withdrawn {
+		t.Error("Withdraw of a taken offer reported false")
+	}
+	if l.Withdraw("x", nil) {
+		t.Error("Withdraw(nil) reported true")
+	}
+	// A head that leaves takes its offer with it.
+	l.Offer("x", a, 4)
+	l.Leave("x", a, false)
+	if l.Take("x") != nil {
+		t.Error("the offer of a head that left was still taken")
+	}
+	l.Leave("x", b, false)
 }

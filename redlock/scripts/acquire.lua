@@ -9,7 +9,10 @@
 -- caller: a grant then marks the lock it makes; ARGV[10] the hold of a
 -- reentrant acquire, '' for a lease that is not reentrant; ARGV[11] how
 -- long (ms) a caller that waits marks the lock as waited for by a writer
--- when readers refuse it ('' or '0': no mark).
+-- when readers refuse it ('' or '0': no mark); ARGV[12] the calling
+-- engine's id: a mark 'w' keeps in 'wi' which engine made it, or '*' once
+-- two engines did (handoff.lua hands a lock on only within the one engine
+-- that waits for it).
 -- KEYS[3], KEYS[4], KEYS[5]: the lock's readers, their details and the
 -- writer-waiting mark (see read_acquire.lua). A lock free of a writer is
 -- still refused while readers hold it; the check costs one EXISTS when
@@ -30,7 +33,15 @@
 -- 'reentrant' when it is reentrant and the acquire is not, or the other
 -- way round; 'mode' when it holds a read lease. Nothing is written.
 local hold = ARGV[10] or ''
-local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta', 'holds')
+local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta', 'holds', 'w', 'wi')
+-- The mark of a caller that others wait behind, or that waits: 'wi' names
+-- its engine unless another engine marked the lock already.
+local function wi()
+  if cur[6] and cur[7] ~= ARGV[12] then
+    return '*'
+  end
+  return ARGV[12] or '*'
+end
 if cur[1] then
   if cur[1] == ARGV[1] then
     if (hold ~= '') ~= (cur[5] ~= false) then
@@ -53,14 +64,14 @@ if cur[1] then
       n = select(2, string.gsub(holds, '%S+', ''))
     end
     if ARGV[9] == '1' then
-      redis.call('HSET', KEYS[1], 'w', '1')
+      redis.call('HSET', KEYS[1], 'w', '1', 'wi', wi())
     end
     return {1, tonumber(cur[3]) or 0, tonumber(redis.call('GET', KEYS[2]) or '0'), meta, n}
   end
   if ARGV[8] == '1' then
     -- Only a hint: on a full node (noeviction) the write is refused, and
     -- the refusal must still say who holds the lock.
-    redis.pcall('HSET', KEYS[1], 'w', '1')
+    redis.pcall('HSET', KEYS[1], 'w', '1', 'wi', wi())
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
@@ -104,7 +115,7 @@ else
   n = 1
 end
 if ARGV[9] == '1' then
-  redis.call('HSET', KEYS[1], 'w', '1')
+  redis.call('HSET', KEYS[1], 'w', '1', 'wi', ARGV[12] or '*')
 end
 if KEYS[5] then
   -- Granted: this writer waits no more. Readers that waited behind its
@@ -113,7 +124,8 @@ if KEYS[5] then
   if ww then
     redis.call('DEL', KEYS[5])
     if ww == '2' then
-      redis.call('HSET', KEYS[1], 'w', '1')
+      -- Readers (at any engine) wait behind this writer.
+      redis.call('HSET', KEYS[1], 'w', '1', 'wi', '*')
     end
   end
 end

@@ -1,0 +1,96 @@
+package redlock
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/waitq"
+)
+
+// Hand-offs. A head of a lock's line that pauses leaves its next attempt
+// in the line (wait.go). A release of that lock in this engine takes it and
+// runs handoff.lua: on each node, the release and then the waiter's
+// acquire, in one call. The waiter's grant is decided by the same rules as
+// any attempt (a quorum of yeses within its validity, counted from the
+// start of the shared round, and its fence settled by finish); only the
+// round is shared, saving the release's own round, its announcement and
+// the waiter's wake-up. A release whose hand-off the nodes refused (the
+// lock was still held, or a waiter at another engine had marked it) leaves
+// the waiter to go on waiting as before.
+
+// takeOffer takes the offer of the head of name's line, when readers do
+// not also wait for name here (a hand-off serves writers only; with both
+// waiting, they race as without hand-offs).
+func (e *Engine) takeOffer(name string) *waitq.Offer {
+	if e.lines.Len(lockd.ReadLine(name)) > 0 {
+		return nil
+	}
+	return e.lines.Take(name)
+}
+
+// handOff releases name with release.lua's args and runs the attempt of
+// the offer o in the same round, then hands the attempt back to its waiter
+// and answers the release.
+func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *waitq.Offer) (lockd.Released, error) {
+	defer o.Done()
+	a := o.Attempt().(*attempt)
+	if !a.deadline.IsZero() {
+		// The writer mark, as of now: never past the waiter's wait.
+		a.args[markArg] = strconv.FormatInt(e.markFor(a.deadline).Milliseconds(), 10)
+	}
+	args := make([]string, 0, len(relArgs)+1+len(a.args))
+	args = append(append(append(args, relArgs...), e.id), a.args...)
+	a.start = time.Now()
+	replies, late := e.round(ctx, a.timeout, nil, handoffScript, a.keys, args, func(out []reply) bool {
+		return e.acquireDecided(handoffPart(out, 1))
+	})
+	a.replies = handoffPart(replies, 1)
+	a.late = e.handoffLate(late)
+	return e.releasedFrom(name, handoffPart(replies, 0))
+}
+
+// handoffPart returns part k of each node's reply to handoff.lua: 0 is
+// release.lua's, 1 acquire.lua's. A node's error stands for both.
+func handoffPart(replies []reply, k int) []reply {
+	out := make([]reply, len(replies))
+	for i, r := range replies {
+		if r.err != nil {
+			out[i] = r
+			continue
+		}
+		if a, ok := r.v.([]any); ok && len(a) == 2 {
+			out[i].v = a[k]
+			continue
+		}
+		out[i].v = r.v // unexpected: the parsers report it
+	}
+	return out
+}
+
+// handoffLate passes on a hand-off round's stragglers as acquire.lua's
+// replies, for the attempt's follow-up (a late yes gets the grant's fence,
+// or the failed attempt's delete).
+func (e *Engine) handoffLate(late stragglers) stragglers {
+	if late.n == 0 {
+		return late
+	}
+	ch := make(chan nodeReply, late.n)
+	e.spawn(func() {
+		for range late.n {
+			nr := <-late.ch
+			ch <- nodeReply{nr.i, handoffPart([]reply{nr.r}, 1)[0]}
+		}
+	})
+	return stragglers{ch: ch, n: late.n}
+}
+
+// releaseAbandoned releases a lease handed to a waiter whose context had
+// ended by the time it learned of the grant: nobody can use it, and it
+// would otherwise keep the lock until its TTL.
+func (e *Engine) releaseAbandoned(l lockd.Lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.nodeTimeout)
+	defer cancel()
+	_, _ = e.release(ctx, l.Name, l.ID, "", "")
+}

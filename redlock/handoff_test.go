@@ -1,0 +1,231 @@
+package redlock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/testenv"
+)
+
+// TestReleaseHandsOff: a release in the engine where the next acquire
+// waits grants it in the release's own round: one script per node for
+// both, no acquire of the waiter's own, a fence above the holder's, and
+// the release's answer as without a hand-off.
+func TestReleaseHandsOff(t *testing.T) {
+	e, counts := newCountEngine(t, WithWaitPoll(time.Hour))
+	a, err := e.Acquire(ctx(t), "hand", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan lockd.Lease, 1)
+	go func() {
+		l, err := e.Acquire(ctx(t), "hand", lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 10 * time.Second})
+		if err != nil {
+			t.Errorf("waiting Acquire: %v", err)
+		}
+		got <- l
+	}()
+	eventually(t, "the waiter's offer", func() bool { return e.lines.Len("hand") == 1 && offered(e, "hand") })
+	acquires, handoffs := totalAcquires(counts), totalHandoffs(counts)
+	rel, err := e.Release(ctx(t), "hand", a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel.Owner != "a" || rel.Fence != a.Fence {
+		t.Errorf("Release = %+v, want owner a, fence %d", rel, a.Fence)
+	}
+	var b lockd.Lease
+	select {
+	case b = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not granted within 5s of the release")
+	}
+	if b.Owner != "b" || b.Fence <= a.Fence {
+		t.Errorf("waiter's lease %+v, want owner b with a fence above %d", b, a.Fence)
+	}
+	e.settle()
+	if n := totalHandoffs(counts) - handoffs; n != 3 {
+		t.Errorf("%d hand-off scripts ran, want 3 (one per node)", n)
+	}
+	if n := totalAcquires(counts) - acquires; n != 3 {
+		t.Errorf("%d acquire attempts ran on the nodes for the waiter, want 3: the hand-off alone", n)
+	}
+	// The lock is b's on every node, and b's release frees it.
+	in, err := e.Inspect(ctx(t), "hand")
+	if err != nil || in.Owner != "b" || in.Fence != b.Fence {
+		t.Errorf("Inspect = %+v, %v; want b's grant", in, err)
+	}
+	if _, err := e.Release(ctx(t), "hand", b.ID); err != nil {
+		t.Errorf("the waiter's Release: %v", err)
+	}
+	if _, err := e.Release(ctx(t), "hand", a.ID); !errors.Is(err, lockd.ErrNotHeld) {
+		t.Errorf("second Release of a's lease = %v, want ErrNotHeld", err)
+	}
+}
+
+// offered reports whether the head of name's line has an offer standing.
+func offered(e *Engine, name string) bool { return e.lines.Offered(name) }
+
+// TestHandOffLeavesOtherEngines: an engine whose own waiters keep handing
+// the lock on among themselves does not starve a waiter at another engine.
+// Its refusal marks the lock, and a hand-off of a lock so marked is a plain
+// release, announced to every engine's line.
+func TestHandOffLeavesOtherEngines(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	newEngine := func() *Engine {
+		e, err := New(testenv.Addrs(servers), WithWaitPoll(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	busy, other := newEngine(), newEngine()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var cycles atomic.Int64
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l, err := busy.Acquire(context.Background(), "busy", lockd.AcquireOptions{Owner: fmt.Sprint("w", w), TTL: 5 * time.Second, Wait: 5 * time.Second})
+				if err != nil {
+					continue
+				}
+				cycles.Add(1)
+				time.Sleep(time.Millisecond)
+				_, _ = busy.Release(context.Background(), "busy", l.ID)
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	eventually(t, "hand-offs among the busy engine's waiters", func() bool { return cycles.Load() > 50 })
+	start := time.Now()
+	l, err := other.Acquire(ctx(t), "busy", lockd.AcquireOptions{Owner: "other", TTL: 5 * time.Second, Wait: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("the other engine's waiter: %v (after %v, %d cycles at the busy engine)", err, time.Since(start), cycles.Load())
+	}
+	t.Logf("the other engine's waiter was granted after %v", time.Since(start).Round(time.Millisecond))
+	if _, err := other.Release(ctx(t), "busy", l.ID); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestHandOffToGoneWaiter: a waiter whose context ends while a release
+// runs its attempt does not keep the grant it can no longer use.
+func TestHandOffToGoneWaiter(t *testing.T) {
+	e, faults, _ := newFaultEngine(t, 3, WithWaitPoll(time.Hour))
+	a, err := e.Acquire(ctx(t), "gone", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Acquire(wctx, "gone", lockd.AcquireOptions{Owner: "w", TTL: 30 * time.Second, Wait: 10 * time.Second})
+		done <- err
+	}()
+	eventually(t, "the waiter's offer", func() bool { return offered(e, "gone") })
+	for _, f := range faults {
+		f.delay = 300 * time.Millisecond
+	}
+	setModes(faults, modeSlow, 0b111)
+	released := make(chan error, 1)
+	go func() {
+		_, err := e.Release(ctx(t), "gone", a.ID)
+		released <- err
+	}()
+	eventually(t, "the hand-off under way", func() bool { return !offered(e, "gone") })
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("the gone waiter's Acquire = %v, want context.Canceled", err)
+	}
+	if err := <-released; err != nil {
+		t.Errorf("Release: %v", err)
+	}
+	setModes(faults, modeOK, 0)
+	e.settle()
+	if l, err := e.Acquire(ctx(t), "gone", lockd.AcquireOptions{Owner: "c", TTL: time.Second}); err != nil {
+		t.Errorf("the lock after the gone waiter: %v, want it free", err)
+	} else if l.Fence <= a.Fence {
+		t.Errorf("fence %d after %d", l.Fence, a.Fence)
+	}
+}
+
+// TestHandOffExclusion: 8 goroutines take one lock in turn through one
+// engine, so that nearly every grant is a hand-off, while one of three
+// nodes is killed or paused: never two holders at once.
+func TestHandOffExclusion(t *testing.T) {
+	for _, fault := range []string{"kill", "pause"} {
+		t.Run(fault, func(t *testing.T) {
+			e, counts, servers := startCountEngine(t, false, WithWaitPoll(100*time.Millisecond))
+			var holders, violations, grants atomic.Int64
+			stop := time.Now().Add(3 * time.Second)
+			var wg sync.WaitGroup
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for time.Now().Before(stop) {
+						l, err := e.Acquire(context.Background(), "x", lockd.AcquireOptions{Owner: fmt.Sprint("w", w), TTL: 2 * time.Second, Wait: 2 * time.Second})
+						if err != nil {
+							continue
+						}
+						grants.Add(1)
+						if holders.Add(1) != 1 {
+							violations.Add(1)
+						}
+						time.Sleep(200 * time.Microsecond)
+						holders.Add(-1)
+						rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+						_, _ = e.Release(rctx, "x", l.ID)
+						cancel()
+					}
+				}()
+			}
+			time.Sleep(time.Second)
+			if fault == "kill" {
+				servers[0].Kill()
+			} else {
+				servers[0].Pause()
+				defer servers[0].Resume()
+			}
+			wg.Wait()
+			if v := violations.Load(); v > 0 {
+				t.Errorf("%d grants overlapped another holder", v)
+			}
+			h := totalHandoffs(counts) / 3
+			t.Logf("%d grants, about %d hand-offs", grants.Load(), h)
+			if grants.Load() < 20 || h < grants.Load()/4 {
+				t.Errorf("%d grants and about %d hand-offs: too few to test anything", grants.Load(), h)
+			}
+		})
+	}
+}
+
+// TestHandOffMarkArg: a hand-off works out the writer mark of the attempt
+// it runs again, at the place newAttempt put it.
+func TestHandOffMarkArg(t *testing.T) {
+	e, err := New([]string{"127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	a := e.newAttempt("x", lockd.AcquireOptions{Owner: "o", TTL: time.Second, Lease: "l"}, false, 1234*time.Millisecond)
+	if a.args[markArg] != "1234" {
+		t.Errorf("args[%d] = %q, want the mark 1234: %q", markArg, a.args[markArg], a.args)
+	}
+}
