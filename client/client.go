@@ -143,9 +143,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		c.hc = defaultHTTPClient(u, c.idleConns)
 	}
-	c.hc = withToken(c.hc, c.token)
 	c.journal = nil
 	c.remote = &remote{base: strings.TrimRight(u.String(), "/"), hc: c.hc, timeout: c.timeout}
+	if c.token != "" {
+		c.remote.auth = []string{"Bearer " + c.token}
+	}
 	c.eng = c.remote
 	return c, nil
 }

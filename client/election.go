@@ -294,7 +294,7 @@ func (s *sseSource) open(ctx context.Context) error {
 		stop()
 		return fmt.Errorf("client: observe %q: %w", s.name, err)
 	}
-	req.Header.Set("Accept", "text/event-stream")
+	req.Header = s.r.header(acceptEvents, false)
 	resp, err := s.r.hc.Do(req)
 	if err != nil {
 		stop()

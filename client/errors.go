@@ -38,6 +38,9 @@ func (e *transientError) Unwrap() error { return e.err }
 // failure, or a server that could not decide (a quorum, the store or the
 // lockd itself was unavailable).
 func transient(err error) bool {
+	if err == nil {
+		return false
+	}
 	var te *transientError
 	return errors.As(err, &te) ||
 		errors.Is(err, lockd.ErrQuorumUnavailable) ||

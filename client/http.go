@@ -25,6 +25,30 @@ type remote struct {
 	base    string
 	hc      *http.Client
 	timeout time.Duration
+	auth    []string // the Authorization header of every request; nil for none
+}
+
+// Header values every request shares. Requests never change them, and a
+// header that gains a value gets a slice of its own (append copies these,
+// full to capacity).
+var (
+	acceptJSON      = []string{"application/json"}
+	contentTypeJSON = []string{"application/json"}
+	acceptEvents    = []string{"text/event-stream"}
+)
+
+// header returns the headers of a request that accepts accept and, when
+// body is true, sends JSON.
+func (r *remote) header(accept []string, body bool) http.Header {
+	h := make(http.Header, 3)
+	h["Accept"] = accept
+	if body {
+		h["Content-Type"] = contentTypeJSON
+	}
+	if r.auth != nil {
+		h["Authorization"] = r.auth
+	}
+	return h
 }
 
 var _ lockd.Engine = (*remote)(nil)
@@ -83,16 +107,13 @@ func (r *remote) send(ctx context.Context, cl call) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req.Header = r.header(acceptJSON, body != nil)
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return 0, nil, &transientError{fmt.Errorf("client: %s %s: %w", cl.method, cl.path, err)}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	b, err := readBody(resp.Body, resp.ContentLength)
 	if err != nil {
 		return 0, nil, &transientError{fmt.Errorf("client: %s %s: reading response: %w", cl.method, cl.path, err)}
 	}
@@ -100,6 +121,33 @@ func (r *remote) send(ctx context.Context, cl call) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("client: %s %s: response larger than %d bytes: %w", cl.method, cl.path, maxResponseBytes, lockd.ErrInternal)
 	}
 	return resp.StatusCode, b, nil
+}
+
+// readBody reads body to its end, or to maxResponseBytes+1 bytes. size is
+// the length the answer announced, -1 when unknown: a buffer of that size
+// takes the whole body and the end after it in one allocation.
+func readBody(body io.Reader, size int64) ([]byte, error) {
+	n := 512
+	if size >= 0 && size <= maxResponseBytes {
+		n = int(size) + 1
+	}
+	b := make([]byte, 0, n)
+	for {
+		if len(b) > maxResponseBytes {
+			return b, nil
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := body.Read(b[len(b):min(cap(b), maxResponseBytes+1)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // pathFor builds the path of a lock route.

@@ -3,8 +3,12 @@ package client_test
 import (
 	"errors"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/client"
@@ -59,5 +63,47 @@ func TestToken(t *testing.T) {
 	}
 	if _, ok := <-ch; !ok {
 		t.Error("Observe with the token: the channel closed without the first state")
+	}
+}
+
+// TestCloseWithToken: Close closes the idle connections of a client with
+// a token too.
+func TestCloseWithToken(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		closed int
+	)
+	srv := httptest.NewUnstartedServer(httpapi.New(memlock.New(), httpapi.WithLogger(slog.New(slog.DiscardHandler))))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			mu.Lock()
+			closed++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c, err := client.New(srv.URL, client.WithToken("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Inspect(ctxFor(t), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := closed
+		mu.Unlock()
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server saw %d connections closed after Close, want 1", n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -43,10 +43,13 @@ type h1Transport struct {
 	maxIdle int
 	dialer  net.Dialer
 	other   http.RoundTripper
+	// idleTimeout is how long a connection may wait in the pool:
+	// idleConnTimeout, shorter in tests.
+	idleTimeout time.Duration
 
 	mu    sync.Mutex
 	idle  []*h1Conn   // the most recently used last
-	sweep *time.Timer // closes connections idle for idleConnTimeout; nil when none are idle
+	sweep *time.Timer // closes connections idle for idleTimeout; nil when none are idle
 }
 
 // newH1Transport returns the transport for base, keeping up to maxIdle
@@ -64,7 +67,7 @@ func newH1Transport(base *url.URL, other http.RoundTripper, maxIdle int) (t *h1T
 		addr = net.JoinHostPort(base.Hostname(), "80")
 	}
 	return &h1Transport{
-		host: base.Host, addr: addr, maxIdle: maxIdle, other: other,
+		host: base.Host, addr: addr, maxIdle: maxIdle, other: other, idleTimeout: idleConnTimeout,
 		dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: tcpKeepAlive},
 	}, true
 }
@@ -228,7 +231,7 @@ func (t *h1Transport) get(ctx context.Context) (pc *h1Conn, reused bool, err err
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
-		if time.Since(pc.idleAt) < idleConnTimeout && pc.br.Buffered() == 0 && pc.probe.alive() {
+		if time.Since(pc.idleAt) < t.idleTimeout && pc.br.Buffered() == 0 && pc.probe.alive() {
 			return pc, true, nil
 		}
 		_ = pc.nc.Close()
@@ -254,17 +257,17 @@ func (t *h1Transport) put(pc *h1Conn) {
 	}
 	t.idle = append(t.idle, pc)
 	if t.sweep == nil {
-		t.sweep = time.AfterFunc(idleConnTimeout, t.closeStale)
+		t.sweep = time.AfterFunc(t.idleTimeout, t.closeStale)
 	}
 }
 
-// closeStale closes the connections idle for idleConnTimeout, and comes
+// closeStale closes the connections idle for idleTimeout, and comes
 // back when the oldest of the rest will be.
 func (t *h1Transport) closeStale() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
-	for n < len(t.idle) && time.Since(t.idle[n].idleAt) >= idleConnTimeout {
+	for n < len(t.idle) && time.Since(t.idle[n].idleAt) >= t.idleTimeout {
 		_ = t.idle[n].nc.Close()
 		n++
 	}
@@ -274,7 +277,7 @@ func (t *h1Transport) closeStale() {
 		t.sweep = nil
 		return
 	}
-	t.sweep.Reset(idleConnTimeout - time.Since(t.idle[0].idleAt))
+	t.sweep.Reset(t.idleTimeout - time.Since(t.idle[0].idleAt))
 }
 
 // CloseIdleConnections closes the idle connections, of other too.
