@@ -11,3 +11,13 @@ func WithBodyReadTimeout(d time.Duration) Option {
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.warnings = newLogLimiter(now) }
 }
+
+// Parked returns how many waits s holds parked.
+func Parked(s *Server) int {
+	if s.park == nil {
+		return 0
+	}
+	s.park.mu.Lock()
+	defer s.park.mu.Unlock()
+	return len(s.park.waits)
+}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -40,11 +41,13 @@ func (s *Server) handleAcquire(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	lease, err := s.engine.Acquire(r.Context(), name, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.FromLease(lease))
+	return s.waitParked(w, r, opts.Wait, func(ctx context.Context) (any, error) {
+		lease, err := s.engine.Acquire(ctx, name, opts)
+		if err != nil {
+			return nil, err
+		}
+		return wire.FromLease(lease), nil
+	})
 }
 
 // acquireOptions turns an acquire's body into options, and gives the

@@ -16,9 +16,8 @@ import (
 // its connection down silently. Metrics belong here too.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
 		r = withRequestID(w, r)
-		rec := &recorder{ResponseWriter: w}
+		rec := &recorder{ResponseWriter: w, start: time.Now()}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -30,18 +29,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					s.writeError(rec, r, errPanic)
 				}
 			}
-			// Checked first: building the attributes costs allocations on
-			// every request, and debug is off in production.
-			if s.log.Enabled(r.Context(), slog.LevelDebug) {
-				s.log.DebugContext(r.Context(), "request", requestAttrs(r),
-					slog.Int("status", rec.status), slog.Duration("elapsed", time.Since(start)))
-			}
-			if s.requests != nil {
-				route := r.Pattern
-				if route == "" {
-					route = "unmatched"
-				}
-				s.requests.ObserveRequest(route, rec.status, time.Since(start))
+			if !rec.parked { // a parked wait is reported once answered
+				s.served(r, rec.status, rec.start)
 			}
 		}()
 		next.ServeHTTP(rec, r)
@@ -75,11 +64,14 @@ func (s *Server) allowWait(w http.ResponseWriter, wait time.Duration) {
 
 var errPanic = errors.New("httpapi: handler panicked")
 
-// recorder remembers the status a handler sent.
+// recorder remembers the status a handler sent, and when the request
+// came.
 type recorder struct {
 	http.ResponseWriter
+	start  time.Time
 	status int
 	wrote  bool
+	parked bool // the handler parked the request (waitParked)
 }
 
 func (r *recorder) WriteHeader(status int) {

@@ -52,11 +52,13 @@ func (s *Server) handleAcquirePermit(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	lease, err := sem.AcquirePermit(r.Context(), name, limit, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.Permit{Lease: wire.FromLease(lease), Limit: limit})
+	return s.waitParked(w, r, opts.Wait, func(ctx context.Context) (any, error) {
+		lease, err := sem.AcquirePermit(ctx, name, limit, opts)
+		if err != nil {
+			return nil, err
+		}
+		return wire.Permit{Lease: wire.FromLease(lease), Limit: limit}, nil
+	})
 }
 
 // handleExtendPermit serves POST /v1/semaphores/{name}/extend, like a

@@ -62,6 +62,7 @@ type Server struct {
 	lister          lockd.Lister
 	limits          *limiter
 	elect           elections
+	park            *parking // nil without Listener
 }
 
 // Option configures a Server.

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockd/lockd/httpapi"
@@ -119,15 +120,31 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		}
 		defer stop()
 	}
+	api := httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys), httpapi.WithLimits(cfg.limits))...)
 	srv := &http.Server{
-		Handler:           httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys), httpapi.WithLimits(cfg.limits))...),
+		Handler:           api,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("scheme", scheme), slog.String("mode", mode),
 		slog.String("version", buildVersion()), slog.Int("api_keys", len(cfg.keys)))
-	return cli.Serve(ctx, srv, ln, log, cfg.shutdownTimeout, cancelGrace)
+	var stopping atomic.Int64 // when ctx ended, in Unix nanoseconds
+	context.AfterFunc(ctx, func() { stopping.Store(time.Now().UnixNano()) })
+	err = cli.Serve(ctx, srv, api.Listener(ln), log, cfg.shutdownTimeout, cancelGrace)
+	// Parked waits are not requests the http.Server waits for: they get
+	// the rest of the shutdown timeout, counted from the signal, and the
+	// grace after it, before the engine closes.
+	stop := time.Now()
+	if at := stopping.Load(); at != 0 {
+		stop = time.Unix(0, at).Add(cfg.shutdownTimeout)
+	}
+	drainCtx, cancel := context.WithDeadline(context.Background(), stop)
+	defer cancel()
+	if n := api.Drain(drainCtx, cancelGrace); n > 0 {
+		log.Warn("shutdown timeout passed; cancelling in-flight requests", slog.Int("parked_waits", n))
+	}
+	return err
 }
 
 // openToOthers reports whether lockd listens where other machines may

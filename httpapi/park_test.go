@@ -1,0 +1,224 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/memlock"
+)
+
+// newParkingServer serves a Server through its Listener, so that waits
+// are parked, on a loopback httptest server closed (and drained) when the
+// test ends.
+func newParkingServer(t *testing.T, opts ...httpapi.Option) (*httptest.Server, *httpapi.Server) {
+	t.Helper()
+	return newParkingServerTLS(t, false, opts...)
+}
+
+// newParkingServerTLS is newParkingServer, over HTTPS when tls is set.
+func newParkingServerTLS(t *testing.T, tls bool, opts ...httpapi.Option) (*httptest.Server, *httpapi.Server) {
+	t.Helper()
+	eng := memlock.New()
+	api := httpapi.New(eng, append([]httpapi.Option{httpapi.WithLogger(discardLogger())}, opts...)...)
+	srv := httptest.NewUnstartedServer(api)
+	srv.Listener = api.Listener(srv.Listener)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		api.Drain(ctx, requestTimeout)
+		_ = eng.Close()
+	})
+	return srv, api
+}
+
+// waitParked waits until api holds n parked waits.
+func waitParked(t *testing.T, api *httpapi.Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(requestTimeout)
+	for httpapi.Parked(api) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waits parked, want %d", httpapi.Parked(api), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sendInBackground sends a request with ctx; the answer comes
+// on the returned channel.
+func sendInBackground(t *testing.T, ctx context.Context, srv *httptest.Server, path, body string) <-chan response {
+	t.Helper()
+	out := make(chan response, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			out <- response{}
+			return
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			out <- response{}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out <- response{status: resp.StatusCode, header: resp.Header, body: b}
+	}()
+	return out
+}
+
+func receive(t *testing.T, ch <-chan response) response {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(requestTimeout):
+		t.Fatal("no answer")
+		return response{}
+	}
+}
+
+// routeCounter is a RequestObserver that keeps the statuses per route.
+type routeCounter struct {
+	mu   sync.Mutex
+	seen map[string][]int
+}
+
+func (c *routeCounter) ObserveRequest(route string, status int, _ time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen[route] = append(c.seen[route], status)
+}
+
+func (c *routeCounter) statuses(route string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.seen[route]...)
+}
+
+// TestParkedWait: a wait that lasts is parked, answered as any other once
+// the lock is free (status, headers, body, the request reported once), and
+// its connection serves the client's next request.
+func TestParkedWait(t *testing.T) {
+	obs := &routeCounter{seen: map[string][]int{}}
+	srv, api := newParkingServer(t, httpapi.WithRequestObserver(obs))
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	wantStatus(t, held, http.StatusOK)
+	waiting := sendInBackground(t, context.Background(), srv, "/v1/locks/a/acquire", `{"owner":"second","ttl_ms":60000,"wait_ms":10000}`)
+	waitParked(t, api, 1)
+	wantStatus(t, send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`), http.StatusOK)
+
+	got := receive(t, waiting)
+	wantStatus(t, got, http.StatusOK)
+	if owner := got.object(t)["owner"]; owner != "second" {
+		t.Errorf("owner %v, want second", owner)
+	}
+	for _, h := range []string{"Content-Type", "X-Content-Type-Options", httpapi.HeaderRequestID, "Date"} {
+		if got.header.Get(h) == "" {
+			t.Errorf("answer has no %s header: %v", h, got.header)
+		}
+	}
+	if n := httpapi.Parked(api); n != 0 {
+		t.Errorf("%d waits still parked after the answer", n)
+	}
+	if st := obs.statuses("POST /v1/locks/{name}/acquire"); len(st) != 2 || st[0] != http.StatusOK || st[1] != http.StatusOK {
+		t.Errorf("acquires reported with statuses %v, want [200 200]", st)
+	}
+
+	// The client keeps its connections: the next request reuses one.
+	reused := false
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { reused = reused || info.Reused },
+	})
+	for range 2 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/v1/locks/a", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("request after the parked answer: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("request after the parked answer: got %d", resp.StatusCode)
+		}
+	}
+	if !reused {
+		t.Error("no connection was reused after the parked answer")
+	}
+}
+
+// TestParkedWaitClientGone: a client that goes away ends its parked wait,
+// so the lock is not granted to it after the release.
+func TestParkedWaitClientGone(t *testing.T) {
+	t.Run("HTTP", func(t *testing.T) { testParkedWaitClientGone(t, false) })
+	t.Run("HTTPS", func(t *testing.T) { testParkedWaitClientGone(t, true) })
+}
+
+func testParkedWaitClientGone(t *testing.T, tls bool) {
+	srv, api := newParkingServerTLS(t, tls)
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	wantStatus(t, held, http.StatusOK)
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := sendInBackground(t, ctx, srv, "/v1/locks/a/acquire", `{"owner":"gone","ttl_ms":60000,"wait_ms":10000}`)
+	waitParked(t, api, 1)
+	cancel()
+	receive(t, waiting)
+	waitParked(t, api, 0)
+	wantStatus(t, send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`), http.StatusOK)
+	if r := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"third","ttl_ms":60000}`); r.status != http.StatusOK {
+		t.Errorf("acquire after the release: got %d %s; the wait of the client that left was not ended", r.status, r.body)
+	}
+}
+
+// TestParkedWaitLimits: parked waits count against the waiter limits.
+func TestParkedWaitLimits(t *testing.T) {
+	srv, api := newParkingServer(t, httpapi.WithLimits(httpapi.Limits{MaxWaitersPerName: 1}))
+	wantStatus(t, send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`), http.StatusOK)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sendInBackground(t, ctx, srv, "/v1/locks/a/acquire", `{"owner":"second","wait_ms":10000}`)
+	waitParked(t, api, 1)
+	wantLimited(t, send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"third","wait_ms":10000}`))
+}
+
+// TestDrain: Drain cancels the parked waits still waiting when its context
+// ends, and they are answered 503 unavailable.
+func TestDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, body string
+	}{
+		{"Lock", "/v1/locks/a/acquire", `{"owner":"second","wait_ms":10000}`},
+		{"Permit", "/v1/semaphores/s/acquire", `{"owner":"second","limit":1,"wait_ms":10000}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, api := newParkingServer(t)
+			first := strings.Replace(strings.Replace(tc.body, "second", "first", 1), `"wait_ms":10000`, `"ttl_ms":60000`, 1)
+			wantStatus(t, send(t, srv, "POST", tc.path, first), http.StatusOK)
+			waiting := sendInBackground(t, context.Background(), srv, tc.path, tc.body)
+			waitParked(t, api, 1)
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if n := api.Drain(ctx, requestTimeout); n != 1 {
+				t.Errorf("Drain cancelled %d waits, want 1", n)
+			}
+			wantError(t, receive(t, waiting), http.StatusServiceUnavailable, lockd.CodeUnavailable, "")
+		})
+	}
+}
