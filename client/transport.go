@@ -163,7 +163,8 @@ func closeBody(req *http.Request) {
 }
 
 // h1Body is an answer's body: at its end the connection goes back to the
-// pool; closed before its end, the connection is closed.
+// pool; closed before its end, the connection is closed. Close does not
+// wait for a Read in progress: closing the connection ends that Read.
 type h1Body struct {
 	t     *h1Transport
 	pc    *h1Conn
@@ -179,19 +180,27 @@ type h1Body struct {
 // Read reads the body; at its end the connection goes back to the pool.
 func (b *h1Body) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.done {
+	done := b.done
+	b.mu.Unlock()
+	if done {
 		return 0, io.EOF
 	}
 	n, err := b.body.Read(p)
-	switch {
-	case err == io.EOF:
+	if err == nil {
+		return n, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done { // closed meanwhile
+		return n, err
+	}
+	if err == io.EOF {
 		b.finish(b.reuse)
-	case err != nil:
-		b.finish(false)
-		if b.ctx.Err() != nil {
-			err = ctxError(b.ctx)
-		}
+		return n, err
+	}
+	b.finish(false)
+	if b.ctx.Err() != nil {
+		err = ctxError(b.ctx)
 	}
 	return n, err
 }

@@ -265,6 +265,36 @@ func TestH1Transport(t *testing.T) {
 		}
 		get(t, hc, cc.srv.URL, "/b")
 	})
+	t.Run("CloseDuringRead", func(t *testing.T) {
+		hold := make(chan struct{})
+		cc := countConns(t, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "start")
+			w.(http.Flusher).Flush()
+			<-hold
+		})
+		defer close(hold)
+		tr, hc := newTestH1(t, cc.srv, 4)
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, cc.srv.URL+"/", nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := make(chan error, 1)
+		go func() {
+			_, err := io.ReadAll(resp.Body)
+			read <- err
+		}()
+		time.Sleep(20 * time.Millisecond) // let the Read block on the stream
+		_ = resp.Body.Close()
+		select {
+		case <-read:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a Read blocked on the stream did not end when the body was closed")
+		}
+		if n := tr.idleCount(); n != 0 {
+			t.Errorf("%d idle connections, want 0", n)
+		}
+	})
 	t.Run("OtherHost", func(t *testing.T) {
 		cc := countConns(t, echo)
 		other := httptest.NewServer(http.HandlerFunc(echo))
