@@ -73,7 +73,7 @@ names, else the defaults; "lockd config print" shows the result.
 		{Flag: "log-level", Env: "LOCKD_LOG_LEVEL", Default: "info", Usage: "log level: debug, info, warn or error"},
 		{Flag: "tls-cert", Env: "LOCKD_TLS_CERT", Usage: "PEM certificate (chain) file: serve HTTPS instead of HTTP; needs --tls-key"},
 		{Flag: "tls-key", Env: "LOCKD_TLS_KEY", Usage: "PEM private key file of --tls-cert"},
-		{Flag: "max-waiters", Env: "LOCKD_MAX_WAITERS", Default: "20000", Usage: "acquires that may wait at once in this lockd (each holds a connection, about 25 KiB); more get 429; 0 means no limit"},
+		{Flag: "max-waiters", Env: "LOCKD_MAX_WAITERS", Default: "20000", Usage: "acquires that may wait at once in this lockd (each holds a connection; a wait that lasts is parked, about 19 KiB of lockd memory); more get 429; 0 means no limit"},
 		{Flag: "max-waiters-per-name", Env: "LOCKD_MAX_WAITERS_PER_NAME", Default: "10000", Usage: "acquires that may wait at once for one name; more get 429; 0 means no limit"},
 		{Flag: "rate-limit", Env: "LOCKD_RATE_LIMIT", Default: "0", Usage: "requests per second one client may send (its API key, else its IP address); more get 429; 0 means no limit"},
 		{Flag: "rate-burst", Env: "LOCKD_RATE_BURST", Default: "0", Usage: "requests one client may send at once under --rate-limit; 0 means the rate rounded up"},
