@@ -68,10 +68,12 @@ func (e *Engine) Acquire(ctx context.Context, name string, opts lockd.AcquireOpt
 		}
 		return 0
 	}
-	var offer func(othersWait bool) *attempt
+	var offer func() *attempt
 	if opts.Mode != lockd.ModeRead {
-		offer = func(othersWait bool) *attempt {
-			a := e.newAttempt(name, opts, othersWait, markFor())
+		offer = func() *attempt {
+			// Others waiting and the writer mark are worked out again when
+			// a release runs it (handOff).
+			a := e.newAttempt(name, opts, false, 0)
 			a.deadline = deadline
 			return a
 		}
@@ -182,7 +184,8 @@ type attempt struct {
 	timeout time.Duration
 
 	// deadline is the end of the wait of an attempt left for a hand-off,
-	// whose writer mark is worked out again when it runs (markArg).
+	// whose writer mark and others-wait flag are worked out again when it
+	// runs (markArg, othersWaitArg).
 	deadline time.Time
 
 	start   time.Time // when its round started
@@ -214,8 +217,12 @@ func (e *Engine) newAttempt(name string, opts lockd.AcquireOptions, othersWait b
 	return a
 }
 
-// markArg is where newAttempt puts the writer mark in acquire.lua's args.
-const markArg = 10
+// Where newAttempt puts the others-wait flag and the writer mark in
+// acquire.lua's args.
+const (
+	othersWaitArg = 8
+	markArg       = 10
+)
 
 // tryAcquire makes one attempt: the acquire round, then, when the granting
 // nodes do not already store one fence, a commit round (see newAttempt).

@@ -2,9 +2,17 @@ package redlock
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/testenv"
@@ -54,4 +62,82 @@ func BenchmarkPausedNode(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		})
 	}
+}
+
+// BenchmarkContended: 16 goroutines take one lock in turn through one
+// engine on three real nodes (acquire with a wait, then release at once),
+// as issue 8's contention scenario does over HTTP, and reports the CPU a
+// cycle costs this process (the engine) and the three redis-servers.
+func BenchmarkContended(b *testing.B) {
+	servers := testenv.StartRedis(b, 3)
+	e, err := New(testenv.Addrs(servers), WithLogger(nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	var next atomic.Int64
+	run := func(n int64) {
+		next.Store(0)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= n {
+					l, err := e.Acquire(ctx, "bench", lockd.AcquireOptions{Owner: fmt.Sprint("w", w), TTL: 10 * time.Second, Wait: 5 * time.Second})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := e.Release(ctx, "bench", l.ID); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(100) // dial, and load the scripts
+	redis0, self0 := redisCPU(b, servers), processCPU(b)
+	b.ResetTimer()
+	run(int64(b.N))
+	b.StopTimer()
+	redis1, self1 := redisCPU(b, servers), processCPU(b)
+	b.ReportMetric(float64((self1-self0).Microseconds())/float64(b.N), "engine-cpu-µs/op")
+	b.ReportMetric(float64((redis1-redis0).Microseconds())/float64(b.N), "redis-cpu-µs/op")
+}
+
+// processCPU returns the CPU time this process used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU returns the CPU time the servers used so far (INFO cpu).
+func redisCPU(b *testing.B, servers []*testenv.Redis) time.Duration {
+	var total time.Duration
+	for _, s := range servers {
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{s.Addr()}, DisableCache: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := c.Do(context.Background(), c.B().Info().Section("cpu").Build()).ToString()
+		c.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+			if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+				f, _ := strconv.ParseFloat(v, 64)
+				total += time.Duration(f * float64(time.Second))
+			}
+		}
+	}
+	return total
 }

@@ -36,14 +36,16 @@ func (e *Engine) takeOffer(name string) *waitq.Offer {
 func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *waitq.Offer) (lockd.Released, error) {
 	defer o.Done()
 	a := o.Attempt().(*attempt)
-	if !a.deadline.IsZero() {
-		// The writer mark, as of now: never past the waiter's wait.
-		a.args[markArg] = strconv.FormatInt(e.markFor(a.deadline).Milliseconds(), 10)
-	}
+	// As of now: whether others wait behind the waiter (so its grant's
+	// release is announced), and the writer mark, never past its wait.
+	a.args[othersWaitArg] = flag(e.lines.Len(name) > 1)
+	a.args[markArg] = strconv.FormatInt(e.markFor(a.deadline).Milliseconds(), 10)
 	args := make([]string, 0, len(relArgs)+1+len(a.args))
 	args = append(append(append(args, relArgs...), e.id), a.args...)
 	a.start = time.Now()
-	replies, late := e.round(ctx, a.timeout, nil, handoffScript, a.keys, args, func(out []reply) bool {
+	// The release's bound on each call, as without a hand-off; the
+	// waiter's grant still has to land within its validity (finish).
+	replies, late := e.round(ctx, e.cfg.nodeTimeout, nil, handoffScript, a.keys, args, func(out []reply) bool {
 		return e.acquireDecided(handoffPart(out, 1))
 	})
 	a.replies = handoffPart(replies, 1)

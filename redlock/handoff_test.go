@@ -216,16 +216,18 @@ func TestHandOffExclusion(t *testing.T) {
 	}
 }
 
-// TestHandOffMarkArg: a hand-off works out the writer mark of the attempt
-// it runs again, at the place newAttempt put it.
+// TestHandOffMarkArg: a hand-off works out the writer mark and the
+// others-wait flag of the attempt it runs again, at the places newAttempt
+// put them.
 func TestHandOffMarkArg(t *testing.T) {
 	e, err := New([]string{"127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	a := e.newAttempt("x", lockd.AcquireOptions{Owner: "o", TTL: time.Second, Lease: "l"}, false, 1234*time.Millisecond)
-	if a.args[markArg] != "1234" {
-		t.Errorf("args[%d] = %q, want the mark 1234: %q", markArg, a.args[markArg], a.args)
+	a := e.newAttempt("x", lockd.AcquireOptions{Owner: "o", TTL: time.Second, Lease: "l"}, true, 1234*time.Millisecond)
+	if a.args[markArg] != "1234" || a.args[othersWaitArg] != "1" {
+		t.Errorf("args[%d], args[%d] = %q, %q, want the mark 1234 and others waiting: %q",
+			markArg, othersWaitArg, a.args[markArg], a.args[othersWaitArg], a.args)
 	}
 }

@@ -66,13 +66,13 @@ func (e *Engine) listen() {
 // lockd.SemaphoreLine) for up to opts.Wait, with Fair behind the acquires
 // already waiting there. try learns whether others wait behind it, so its
 // grant marks the lock for its release to be announced. With offer (a
-// write lock's line), the head leaves its next attempt, made by offer, in
-// the line while it pauses, for a release in this engine to run in its own
-// round (handoff.go); it finishes the attempt itself. It returns what the
-// last attempt returned: *lockd.NotObtainedError naming name or
-// ErrQuorumUnavailable when the wait ran out (joined with ctx.Err() when
-// the context ended it), and try's other errors at once.
-func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.AcquireOptions, try func(othersWait bool) (lockd.Lease, error), offer func(othersWait bool) *attempt) (lockd.Lease, error) {
+// write lock's line), a waiter that pauses leaves its next attempt, made by
+// offer, for a release in this engine to run in its own round once the
+// waiter is the head (handoff.go); it finishes the attempt itself. It
+// returns what the last attempt returned: *lockd.NotObtainedError naming
+// name or ErrQuorumUnavailable when the wait ran out (joined with
+// ctx.Err() when the context ended it), and try's other errors at once.
+func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.AcquireOptions, try func(othersWait bool) (lockd.Lease, error), offer func() *attempt) (lockd.Lease, error) {
 	if opts.Wait <= 0 {
 		if opts.Fair && e.lines.Len(line) > 0 {
 			return lockd.Lease{}, &lockd.NotObtainedError{Name: name} // others wait first
@@ -86,33 +86,42 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 	w := e.lines.Join(line)
 	granted := false
 	defer func() { e.lines.Leave(line, w, granted) }()
+	f := &offering{e: e, line: line, w: w, make: offer}
+	defer f.abandon() // every path below withdraws first; this is the net
 	var (
 		last   error // the last attempt that ran to its end
 		woken  <-chan struct{}
 		handed *attempt // an attempt a release ran for us
-		// queued: no attempt on arrival. Fair acquires wait behind those
-		// already in line; so do all acquires of a write lock, whose
-		// releases in this engine hand it to the head of the line, so that
-		// an attempt on arrival would be refused.
-		queued = (opts.Fair || offer != nil) && !w.Head()
-		after  bool // the one before us in line was granted the lock
+		after  bool     // the one before us in line was granted the lock
 	)
-	if queued {
-		if !waitq.Pause(ctx, w.Turn(), deadline) {
+	// No attempt on arrival behind others: fair acquires wait behind those
+	// already in line, and so do all acquires of a write lock, whose
+	// releases in this engine hand it to the head of the line, so that an
+	// attempt on arrival would be refused.
+	if (opts.Fair || offer != nil) && !w.Head() {
+		turn, a := f.waitTurn(ctx, deadline)
+		switch {
+		case a != nil:
+			handed = a
+		case !turn:
 			if opts.Fair || ctx.Err() != nil || e.isClosed() {
 				return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
 			}
 			// The wait ran out in line: one attempt, so that the answer
 			// says who holds the lock.
-			lease, err := e.waitAttempt(ctx, line, name, try, nil, &woken, start)
+			lease, err := e.waitAttempt(ctx, line, name, try, f.withdraw(), &woken, start)
 			granted = err == nil
 			return lease, err
+		default:
+			after, woken = e.afterGrant(w, line, name)
 		}
-		after, woken = e.afterGrant(w, line, name)
 	}
 	for attempt := 0; ; attempt++ {
 		var err error
 		if !after {
+			if handed == nil {
+				handed = f.withdraw() // taken meanwhile: that is the attempt
+			}
 			var lease lockd.Lease
 			lease, err = e.waitAttempt(ctx, line, name, try, handed, &woken, start)
 			handed = nil
@@ -133,10 +142,15 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 			}
 			last = err
 			if !w.Head() {
-				if !waitq.Pause(ctx, w.Turn(), deadline) {
+				turn, a := f.waitTurn(ctx, deadline)
+				if a != nil {
+					handed = a
+					continue
+				}
+				if !turn {
 					return lockd.Lease{}, e.waitEnded(ctx, err)
 				}
-				if a, released := e.afterGrant(w, line, name); a {
+				if ag, released := e.afterGrant(w, line, name); ag {
 					after, woken = true, released
 				}
 			}
@@ -144,7 +158,7 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 		if after {
 			// The one before us in line holds the lock now: an attempt
 			// before its release would be refused. Wait for that release
-			// (or the poll).
+			// (or the poll), our offer standing.
 			after, err = false, nil
 		}
 		// The head: retry when a release is heard, when the holder's lease
@@ -165,15 +179,110 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 		if deadline.Before(until) {
 			until = deadline
 		}
-		woke, a := e.pause(ctx, line, w, woken, until, offer)
+		woke, a := f.pause(ctx, woken, until)
 		handed = a
-		if !woke && ctx.Err() != nil {
+		if a == nil && !woke && ctx.Err() != nil {
 			return lockd.Lease{}, e.waitEnded(ctx, err)
 		}
-		if handed == nil && e.isClosed() {
+		if a == nil && e.isClosed() {
 			return lockd.Lease{}, e.waitEnded(ctx, last)
 		}
 	}
+}
+
+// offering is a waiter's offer: its next attempt, left in its line while it
+// pauses, for a release to run (waitq.Lines.Offer). Without make (a read
+// line, or a semaphore's) it never offers.
+type offering struct {
+	e    *Engine
+	line string
+	w    *waitq.Waiter
+	make func() *attempt
+	o    *waitq.Offer
+	a    *attempt
+}
+
+// stand leaves an offer unless one stands already, and returns the
+// channel that closes when a release takes it (nil without offers).
+func (f *offering) stand() <-chan struct{} {
+	if f.make == nil {
+		return nil
+	}
+	if f.o == nil {
+		f.a = f.make()
+		f.o = f.e.lines.Offer(f.line, f.w, f.a)
+		if f.o == nil {
+			return nil
+		}
+	}
+	return f.o.Taken()
+}
+
+// withdraw takes the offer back before the waiter makes an attempt of its
+// own or stops waiting. When a release took it first, it returns the
+// attempt, once the release ran it, for the waiter to finish.
+func (f *offering) withdraw() *attempt {
+	o, a := f.o, f.a
+	f.o, f.a = nil, nil
+	if o != nil && f.e.lines.Withdraw(f.line, o) {
+		return a
+	}
+	return nil
+}
+
+// abandon withdraws an offer still standing when the wait ends, and
+// releases what a release granted through it: nobody waits for it now.
+func (f *offering) abandon() {
+	a := f.withdraw()
+	if a == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.e.cfg.nodeTimeout)
+	defer cancel()
+	if l, err := f.e.finish(ctx, a); err == nil {
+		f.e.releaseAbandoned(l)
+	}
+}
+
+// waitTurn waits, offering, until the waiter is the head (true; its offer
+// keeps standing), or a release ran its offer (true, and the attempt to
+// finish), or the deadline or ctx ends the wait (false).
+func (f *offering) waitTurn(ctx context.Context, deadline time.Time) (bool, *attempt) {
+	taken := f.stand()
+	t := time.NewTimer(max(time.Until(deadline), 0))
+	defer t.Stop()
+	select {
+	case <-f.w.Turn():
+		return true, nil
+	case <-taken:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if a := f.withdraw(); a != nil {
+		return true, a
+	}
+	return false, nil
+}
+
+// pause waits as waitq.Pause does, offering meanwhile, then withdraws the
+// offer: when a release took it, pause returns it, once run, for the
+// caller to finish.
+func (f *offering) pause(ctx context.Context, woken <-chan struct{}, until time.Time) (bool, *attempt) {
+	taken := f.stand()
+	t := time.NewTimer(max(time.Until(until), 0))
+	defer t.Stop()
+	woke := false
+	select {
+	case <-woken:
+		woke = true
+	case <-taken:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if a := f.withdraw(); a != nil {
+		return true, a
+	}
+	return woke, nil
 }
 
 // afterGrant reports, for a waiter that just became the head, whether the
@@ -217,32 +326,4 @@ func (e *Engine) waitAttempt(ctx context.Context, line, name string, try func(ot
 		lease.Waited = at.Sub(start)
 	}
 	return lease, err
-}
-
-// pause waits as waitq.Pause does. With offer, the head leaves its next
-// attempt in the line meanwhile; when a release took it, pause returns it
-// once the release's round ran it, for the caller to finish.
-func (e *Engine) pause(ctx context.Context, line string, w *waitq.Waiter, woken <-chan struct{}, until time.Time, offer func(othersWait bool) *attempt) (bool, *attempt) {
-	if offer == nil {
-		return waitq.Pause(ctx, woken, until), nil
-	}
-	a := offer(e.lines.Len(line) > 1)
-	o := e.lines.Offer(line, w, a)
-	if o == nil {
-		return waitq.Pause(ctx, woken, until), nil
-	}
-	t := time.NewTimer(max(time.Until(until), 0))
-	defer t.Stop()
-	woke := false
-	select {
-	case <-woken:
-		woke = true
-	case <-o.Taken():
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	if e.lines.Withdraw(line, o) {
-		return true, a
-	}
-	return woke, nil
 }

@@ -5,14 +5,17 @@
 // and the head, which took the wake channel before its last attempt, tries
 // again at once.
 //
-// A head that pauses may also leave an offer in its line: its next attempt,
-// ready to run. A release of the lock made in the same engine takes the
-// offer and runs that attempt in its own round (a hand-off), then gives
-// the outcome back; the head never runs an attempt of its own meanwhile.
+// A waiter that pauses may also leave an offer: its next attempt, ready to
+// run. The head's offer stands in the line; a waiter behind it keeps its
+// own, which stands from the moment it becomes the head. A release of the
+// lock made in the same engine takes the standing offer and runs that
+// attempt in its own round (a hand-off), then gives the outcome back; the
+// waiter never runs an attempt of its own meanwhile.
 package waitq
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -60,6 +63,7 @@ type Waiter struct {
 	// released.
 	afterGrant bool
 	released   <-chan struct{}
+	offer      *Offer // its offer, standing in the line once it is the head
 }
 
 // AfterGrant reports whether the waiter became the head because the waiter
@@ -122,6 +126,7 @@ func (l *Lines) Leave(name string, w *Waiter, granted bool) {
 		if i == 0 && len(ln.waiters) > 0 {
 			next := ln.waiters[0]
 			next.afterGrant, next.released = granted, ln.wake
+			ln.offer = next.offer // its offer stands from now on
 			close(next.turn)
 		}
 		break
@@ -131,18 +136,22 @@ func (l *Lines) Leave(name string, w *Waiter, granted bool) {
 	}
 }
 
-// Offer leaves attempt in name's line for a release to take, when w is
-// the head there; it returns nil otherwise. The head pauses, then calls
-// Withdraw, which tells it whether a release took the offer.
+// Offer leaves attempt in name's line as w's offer, replacing any it has:
+// it stands at once when w is the head, otherwise from when w becomes the
+// head. It returns nil when w is not in the line. The waiter pauses, then
+// calls Withdraw, which tells it whether a release took the offer.
 func (l *Lines) Offer(name string, w *Waiter, attempt any) *Offer {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ln := l.lines[name]
-	if ln == nil || len(ln.waiters) == 0 || ln.waiters[0] != w {
+	if ln == nil || !slices.Contains(ln.waiters, w) {
 		return nil
 	}
-	ln.offer = &Offer{attempt: attempt, taken: make(chan struct{}), done: make(chan struct{}), w: w}
-	return ln.offer
+	w.offer = &Offer{attempt: attempt, taken: make(chan struct{}), done: make(chan struct{}), w: w}
+	if ln.waiters[0] == w {
+		ln.offer = w.offer
+	}
+	return w.offer
 }
 
 // Take takes the offer standing in name's line, if any: the caller runs
@@ -155,7 +164,7 @@ func (l *Lines) Take(name string) *Offer {
 		return nil
 	}
 	o := ln.offer
-	ln.offer = nil
+	ln.offer, o.w.offer = nil, nil
 	close(o.taken)
 	return o
 }
@@ -178,6 +187,9 @@ func (l *Lines) Withdraw(name string, o *Offer) bool {
 	l.mu.Lock()
 	if ln := l.lines[name]; ln != nil && ln.offer == o {
 		ln.offer = nil
+	}
+	if o.w.offer == o {
+		o.w.offer = nil
 	}
 	l.mu.Unlock()
 	select {

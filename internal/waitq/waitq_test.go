@@ -60,11 +60,16 @@ func TestLines(t *testing.T) {
 func TestOffers(t *testing.T) {
 	var l Lines
 	a, b := l.Join("x"), l.Join("x")
-	if o := l.Offer("x", b, 2); o != nil {
-		t.Error("a waiter behind the head could leave an offer")
+	// b's offer waits behind the head: it is not taken.
+	ob := l.Offer("x", b, 2)
+	if ob == nil || l.Offered("x") {
+		t.Fatalf("Offer of the second in line = %v, standing %v; want kept, not standing", ob, l.Offered("x"))
 	}
 	if l.Take("x") != nil || l.Take("nobody") != nil {
 		t.Error("Take found an offer where none stands")
+	}
+	if l.Offer("x", &Waiter{}, 0) != nil {
+		t.Error("a waiter not in the line could leave an offer")
 	}
 	// Withdrawn before any release: not taken, and gone from the line.
 	o := l.Offer("x", a, 1)
@@ -105,11 +110,20 @@ func TestOffers(t *testing.T) {
 	if l.Withdraw("x", nil) {
 		t.Error("Withdraw(nil) reported true")
 	}
-	// A head that leaves takes its offer with it.
+	// A head that leaves takes its offer with it, and b's offer, made
+	// while it waited behind, stands the moment b is the head.
 	l.Offer("x", a, 4)
-	l.Leave("x", a, false)
+	l.Leave("x", a, true)
+	if got := l.Take("x"); got != ob {
+		t.Errorf("Take after the head left = %v, want b's offer %v", got, ob)
+	}
+	ob.Done()
+	if !l.Withdraw("x", ob) {
+		t.Error("b's taken offer withdrawn as not taken")
+	}
+	l.Offer("x", b, 5)
+	l.Leave("x", b, false)
 	if l.Take("x") != nil {
 		t.Error("the offer of a head that left was still taken")
 	}
-	l.Leave("x", b, false)
 }
