@@ -34,8 +34,8 @@ func (e *Engine) takeOffer(name string) *waitq.Offer {
 // the offer o in the same round, then hands the attempt back to its waiter
 // and answers the release.
 func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *waitq.Offer) (lockd.Released, error) {
-	defer o.Done()
-	a := o.Attempt().(*attempt)
+	a := o.Attempt().(func() *attempt)()
+	defer o.Done(a)
 	// As of now: whether others wait behind the waiter (so its grant's
 	// release is announced), and the writer mark, never past its wait.
 	a.args[othersWaitArg] = flag(e.lines.Len(name) > 1)

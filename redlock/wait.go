@@ -197,9 +197,8 @@ type offering struct {
 	e    *Engine
 	line string
 	w    *waitq.Waiter
-	make func() *attempt
+	make func() *attempt // what the offer holds: the attempt is made only when taken
 	o    *waitq.Offer
-	a    *attempt
 }
 
 // stand leaves an offer unless one stands already, and returns the
@@ -209,8 +208,7 @@ func (f *offering) stand() <-chan struct{} {
 		return nil
 	}
 	if f.o == nil {
-		f.a = f.make()
-		f.o = f.e.lines.Offer(f.line, f.w, f.a)
+		f.o = f.e.lines.Offer(f.line, f.w, f.make)
 		if f.o == nil {
 			return nil
 		}
@@ -222,9 +220,10 @@ func (f *offering) stand() <-chan struct{} {
 // own or stops waiting. When a release took it first, it returns the
 // attempt, once the release ran it, for the waiter to finish.
 func (f *offering) withdraw() *attempt {
-	o, a := f.o, f.a
-	f.o, f.a = nil, nil
+	o := f.o
+	f.o = nil
 	if o != nil && f.e.lines.Withdraw(f.line, o) {
+		a, _ := o.Result().(*attempt)
 		return a
 	}
 	return nil

@@ -37,7 +37,8 @@ type line struct {
 // Offer is a pausing head's next attempt, left in its line for a release
 // to run (see Lines.Offer).
 type Offer struct {
-	attempt any
+	attempt any           // what the waiter offers (in redlock, how to make its attempt)
+	result  any           // what the release that took it ran, set by Done
 	taken   chan struct{} // closed by Take
 	done    chan struct{} // closed by Done, after Take
 	w       *Waiter
@@ -49,10 +50,17 @@ func (o *Offer) Attempt() any { return o.attempt }
 // Taken returns a channel that closes when a release takes the offer.
 func (o *Offer) Taken() <-chan struct{} { return o.taken }
 
-// Done tells the head that the release which took the offer has run its
-// attempt (and filled in its outcome). The one that took the offer must
-// call it exactly once, whatever happens.
-func (o *Offer) Done() { close(o.done) }
+// Done tells the waiter that the release which took the offer has run its
+// attempt, with result its outcome. The one that took the offer must call
+// it exactly once, whatever happens.
+func (o *Offer) Done(result any) {
+	o.result = result
+	close(o.done)
+}
+
+// Result returns what Done was given; call it once Withdraw reported the
+// offer taken.
+func (o *Offer) Result() any { return o.result }
 
 // Waiter is one acquire in a line.
 type Waiter struct {

@@ -103,9 +103,9 @@ func TestOffers(t *testing.T) {
 		t.Fatal("Withdraw of a taken offer returned before Done")
 	case <-time.After(20 * time.Millisecond):
 	}
-	got.Done()
-	if !<-withdrawn {
-		t.Error("Withdraw of a taken offer reported false")
+	got.Done("ran")
+	if taken := <-withdrawn; !taken || o.Result() != "ran" {
+		t.Errorf("Withdraw of a taken offer: taken %v, result %v; want true, ran", taken, o.Result())
 	}
 	if l.Withdraw("x", nil) {
 		t.Error("Withdraw(nil) reported true")
@@ -117,7 +117,7 @@ func TestOffers(t *testing.T) {
 	if got := l.Take("x"); got != ob {
 		t.Errorf("Take after the head left = %v, want b's offer %v", got, ob)
 	}
-	ob.Done()
+	ob.Done(nil)
 	if !l.Withdraw("x", ob) {
 		t.Error("b's taken offer withdrawn as not taken")
 	}
