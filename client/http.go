@@ -93,8 +93,11 @@ func (r *remote) do(ctx context.Context, cl call) error {
 // Failures to talk to the server are wrapped with their cause and marked
 // transient; a body over maxResponseBytes wraps lockd.ErrInternal.
 func (r *remote) send(ctx context.Context, cl call) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout+cl.extra)
-	defer cancel()
+	if d := r.timeout + cl.extra; !deadlineWithin(ctx, d) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	var body io.Reader
 	if cl.in != nil {
 		b, err := json.Marshal(cl.in)
@@ -121,6 +124,13 @@ func (r *remote) send(ctx context.Context, cl call) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("client: %s %s: response larger than %d bytes: %w", cl.method, cl.path, maxResponseBytes, lockd.ErrInternal)
 	}
 	return resp.StatusCode, b, nil
+}
+
+// deadlineWithin reports whether ctx ends within d anyway, so that a
+// timeout of d would change nothing (and cost a context and a timer).
+func deadlineWithin(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) <= d
 }
 
 // readBody reads body to its end, or to maxResponseBytes+1 bytes. size is

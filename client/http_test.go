@@ -2,9 +2,11 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestReadBody(t *testing.T) {
@@ -40,4 +42,27 @@ func TestReadBody(t *testing.T) {
 			t.Error("got no error from a failing body")
 		}
 	})
+}
+
+func TestDeadlineWithin(t *testing.T) {
+	soon, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		d    time.Duration
+		want bool
+	}{
+		{"NoDeadline", context.Background(), time.Minute, false},
+		{"Sooner", soon, time.Minute, true},
+		{"Later", soon, time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.d
+			if got := deadlineWithin(tt.ctx, d); got != tt.want {
+				t.Errorf("deadlineWithin(%v) = %v, want %v", d, got, tt.want)
+			}
+		})
+	}
 }
