@@ -6,6 +6,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lockd/lockd/internal/syncbuf"
 )
 
 var testCommand = Command{
@@ -158,3 +161,44 @@ func TestNoVersion(t *testing.T) {
 		t.Errorf("help without a version mentions one:\n%s", out.String())
 	}
 }
+
+func TestBatchWriter(t *testing.T) {
+	var out syncbuf.Buffer
+	b := NewBatchWriter(&out, 50*time.Millisecond, 10)
+	if _, err := b.Write([]byte("one\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "" {
+		t.Errorf("written at once: %q; want it kept for the batch", out.String())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for out.String() != "one\n" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if out.String() != "one\n" {
+		t.Fatalf("after the batch delay: %q, want the line", out.String())
+	}
+	// Past the limit, the batch is written by Write itself.
+	_, _ = b.Write([]byte("two\n"))
+	_, _ = b.Write([]byte("three-four\n"))
+	if got := out.String(); got != "one\ntwo\nthree-four\n" {
+		t.Errorf("after passing the limit: %q", got)
+	}
+	_, _ = b.Write([]byte("five\n"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = b.Write([]byte("six\n"))
+	if got := out.String(); got != "one\ntwo\nthree-four\nfive\nsix\n" {
+		t.Errorf("after Close: %q, want everything, in order", got)
+	}
+	// A failed batch's error comes back from the next Write.
+	f := NewBatchWriter(failWriter{}, time.Hour, 1)
+	if _, err := f.Write([]byte("xx")); err == nil {
+		t.Error("Write past the limit to a failing writer: no error")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
