@@ -18,6 +18,18 @@ import (
 	"github.com/lockd/lockd/internal/testenv"
 )
 
+// benchEngine starts three real nodes and an engine over them, both gone
+// at the end of the benchmark.
+func benchEngine(b *testing.B) (*Engine, []*testenv.Redis) {
+	servers := testenv.StartRedis(b, 3)
+	e, err := New(testenv.Addrs(servers), WithLogger(nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.Close() })
+	return e, servers
+}
+
 // BenchmarkPausedNode times acquire+release cycles on three real nodes,
 // healthy and with one node paused (SIGSTOP) from the start, and reports
 // the median and 99th percentile cycle. The target: with one node paused,
@@ -28,12 +40,7 @@ func BenchmarkPausedNode(b *testing.B) {
 		paused bool
 	}{{"healthy", false}, {"one-paused", true}} {
 		b.Run(tc.name, func(b *testing.B) {
-			servers := testenv.StartRedis(b, 3)
-			e, err := New(testenv.Addrs(servers), WithLogger(nil))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
+			e, servers := benchEngine(b)
 			ctx := context.Background()
 			cycle := func() {
 				l, err := e.Acquire(ctx, "bench", lockd.AcquireOptions{Owner: "a"})
@@ -69,12 +76,7 @@ func BenchmarkPausedNode(b *testing.B) {
 // as issue 8's contention scenario does over HTTP, and reports the CPU a
 // cycle costs this process (the engine) and the three redis-servers.
 func BenchmarkContended(b *testing.B) {
-	servers := testenv.StartRedis(b, 3)
-	e, err := New(testenv.Addrs(servers), WithLogger(nil))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e, servers := benchEngine(b)
 	ctx := context.Background()
 	var next atomic.Int64
 	run := func(n int64) {
