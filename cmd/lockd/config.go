@@ -39,6 +39,7 @@ type config struct {
 	retention       time.Duration
 	instance        string
 	pprofAddr       string
+	procs           int // 0: chosen by procsFor
 	eventLog        bool
 	keys            []httpapi.Key
 	tlsCert, tlsKey string
@@ -81,6 +82,7 @@ names, else the defaults; "lockd config print" shows the result.
 		{Flag: "event-log", Env: "LOCKD_EVENT_LOG", Bool: true, Default: "true", Usage: "log one info line per grant, refusal after a wait, loss and release (name, owner, fence, wait, hold time)"},
 		{Flag: "pprof", Env: "LOCKD_PPROF", Usage: "serve Go's profiles (/debug/pprof/) on this host:port, apart from the API; none means off. Profiles show internals: keep it on a loopback address"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
+		{Flag: "procs", Env: "LOCKD_PROCS", Default: "0", Usage: "how many threads run lockd's Go code at once (GOMAXPROCS); 0 means 1 where Go would use 2 or fewer (a small machine, where a second one costs more in wake-ups than it adds), else Go's choice; the GOMAXPROCS environment variable, when set, stands for 0"},
 	},
 }
 
@@ -189,6 +191,9 @@ func (s *settings) config() (config, error) {
 		return config{}, err
 	}
 	cfg.pprofAddr = strings.TrimSpace(s.get("pprof"))
+	if cfg.procs, err = strconv.Atoi(s.get("procs")); err != nil || cfg.procs < 0 {
+		return config{}, usageErrorf("%s %q: want a whole number, 0 or more", s.label("procs"), s.get("procs"))
+	}
 	if cfg.eventLog, err = s.bool("event-log"); err != nil {
 		return config{}, err
 	}

@@ -533,3 +533,23 @@ func TestPprof(t *testing.T) {
 		t.Error("profiles still served after lockd stopped")
 	}
 }
+
+func TestProcsFor(t *testing.T) {
+	for _, tc := range []struct {
+		procs   int
+		envSet  bool
+		current int
+		want    int
+	}{
+		{procs: 3, current: 2, want: 3},               // given: used
+		{procs: 1, envSet: true, current: 8, want: 1}, // given: over GOMAXPROCS too
+		{current: 2, want: 1},                         // small machine: one
+		{current: 1, want: 1},
+		{current: 4, want: 0},               // Go's choice
+		{envSet: true, current: 2, want: 0}, // GOMAXPROCS set: it stands
+	} {
+		if got := procsFor(tc.procs, tc.envSet, tc.current); got != tc.want {
+			t.Errorf("procsFor(%d, %v, %d) = %d, want %d", tc.procs, tc.envSet, tc.current, got, tc.want)
+		}
+	}
+}
