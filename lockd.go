@@ -126,11 +126,13 @@ type AcquireOptions struct {
 	Wait time.Duration
 	// Fair makes the acquire take its place in line: acquires that wait
 	// for a lock inside one engine are granted in arrival order, and
-	// without Fair an acquire still makes one attempt on arrival, taking
-	// a free lock ahead of them. With Fair it does not: it waits behind
-	// them (and with Wait 0 it is refused while anyone waits). Order is
-	// per engine, that is per lockd: the lines of different lockd
-	// instances race when the lock is freed.
+	// without Fair an acquire may still make one attempt on arrival,
+	// taking a free lock ahead of them (the redlock engine makes it only
+	// when nobody waits in line yet, since its releases hand the lock to
+	// the line). With Fair it does not: it waits behind them (and with
+	// Wait 0 it is refused while anyone waits). Order is per engine, that
+	// is per lockd: the lines of different lockd instances race when the
+	// lock is freed.
 	Fair bool
 	// Metadata is an optional JSON object of at most MaxMetadataLen bytes,
 	// stored with the lease and shown by Inspect.
