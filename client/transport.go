@@ -91,6 +91,12 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	ctx := req.Context()
 	for {
+		if ctx.Err() != nil {
+			// Ended already: send nothing (an acquire would be granted to
+			// a caller that no longer waits for it).
+			closeBody(req)
+			return nil, ctxError(ctx)
+		}
 		pc, reused, err := t.get(ctx)
 		if err != nil {
 			closeBody(req)
@@ -118,6 +124,12 @@ func (t *h1Transport) roundTrip(ctx context.Context, pc *h1Conn, req *http.Reque
 			err = ctxError(ctx)
 		}
 		return nil, sent, err
+	}
+	if ctx.Err() != nil {
+		// Ended while the connection was got: AfterFunc cuts it on a
+		// goroutine of its own, which the write below could beat.
+		closeBody(req)
+		return fail(ctx.Err())
 	}
 	if err := req.Write(pc.bw); err != nil {
 		return fail(err)

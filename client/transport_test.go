@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -344,4 +345,37 @@ func (r *recordingTransport) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n
+}
+
+// TestEndedContextSendsNothing: a request whose context ended before it
+// was sent never reaches the server, on a pooled connection too: an
+// acquire sent anyway would be granted to a caller that gave up on it.
+func TestEndedContextSendsNothing(t *testing.T) {
+	var posts atomic.Int64
+	cc := countConns(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	_, hc := newTestH1(t, cc.srv, 4)
+	for range 50 {
+		get(t, hc, cc.srv.URL, "/warm") // a pooled connection to reuse
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cc.srv.URL+"/acquire", strings.NewReader(`{"x":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err := hc.Do(req); err == nil {
+			_ = resp.Body.Close()
+			t.Fatal("a request with an ended context got an answer")
+		} else if !errors.Is(err, context.Canceled) {
+			t.Errorf("error %v, want context.Canceled", err)
+		}
+	}
+	get(t, hc, cc.srv.URL, "/warm") // after the last POST would have landed
+	if n := posts.Load(); n != 0 {
+		t.Errorf("%d POSTs with an ended context reached the server, want 0", n)
+	}
 }
