@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // handoff is the listener the http.Server serves when waits are parked:
@@ -15,6 +17,7 @@ type handoff struct {
 	back     chan net.Conn // answered parked connections
 	done     chan struct{} // closed by Close
 	once     sync.Once
+	tls      atomic.Bool // the connections accepted are *tls.Conn (TLS inside)
 }
 
 type accepted struct {
@@ -33,6 +36,9 @@ func newHandoff(ln net.Listener) *handoff {
 func (h *handoff) pump() {
 	for {
 		c, err := h.Listener.Accept()
+		if _, ok := c.(*tls.Conn); ok {
+			h.tls.Store(true)
+		}
 		select {
 		case h.accepted <- accepted{c, err}:
 		case <-h.done:
@@ -65,6 +71,16 @@ func (h *handoff) Close() error {
 		err = h.Listener.Close()
 	})
 	return err
+}
+
+// fits reports whether a hijacked connection can be handed back: it is
+// TLS exactly when what this listener accepts is. With TLS wrapped around
+// the listener instead (http.Server.ServeTLS), a hijacked *tls.Conn would
+// be wrapped in TLS a second time; such a connection is closed after its
+// answer instead.
+func (h *handoff) fits(c net.Conn) bool {
+	_, isTLS := c.(*tls.Conn)
+	return isTLS == h.tls.Load()
 }
 
 // give hands c back to the server. It reports false, and closes c, when

@@ -35,8 +35,9 @@ const drainPoll = 10 * time.Millisecond
 type parking struct {
 	ln *handoff
 
-	mu    sync.Mutex
-	waits map[*parkedWait]struct{}
+	mu       sync.Mutex
+	waits    map[*parkedWait]struct{} // parked, or about to be
+	draining bool                     // Drain began: nothing parks any more
 }
 
 // Listener returns ln wrapped for serving s: serve the returned listener
@@ -47,6 +48,9 @@ type parking struct {
 // Without it every waiting acquire holds its connection's goroutine and
 // buffers until it ends. Call Drain at shutdown, after the http.Server's
 // Shutdown: parked waits are not among the requests Shutdown waits for.
+// For HTTPS, wrap ln in TLS before Listener (tls.NewListener), as lockd
+// does: with TLS around the returned listener (ServeTLS), a parked
+// connection is closed after its answer instead of kept alive.
 func (s *Server) Listener(ln net.Listener) net.Listener {
 	h := newHandoff(ln)
 	s.park = &parking{ln: h, waits: make(map[*parkedWait]struct{})}
@@ -59,7 +63,13 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 // grace for their answers. It returns how many it cancelled. Without
 // Listener it returns 0 at once.
 func (s *Server) Drain(ctx context.Context, grace time.Duration) int {
-	if s.park == nil || s.park.wait(ctx) {
+	if s.park == nil {
+		return 0
+	}
+	s.park.mu.Lock()
+	s.park.draining = true
+	s.park.mu.Unlock()
+	if s.park.wait(ctx) {
 		return 0
 	}
 	s.park.mu.Lock()
@@ -72,6 +82,24 @@ func (s *Server) Drain(ctx context.Context, grace time.Duration) int {
 	defer cancel()
 	s.park.wait(ctx)
 	return n
+}
+
+// enter counts p among the parked waits, unless a Drain began.
+func (pk *parking) enter(p *parkedWait) bool {
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	if pk.draining {
+		return false
+	}
+	pk.waits[p] = struct{}{}
+	return true
+}
+
+// leave forgets p.
+func (pk *parking) leave(p *parkedWait) {
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	delete(pk.waits, p)
 }
 
 // wait reports whether no wait is parked, waiting for it until ctx ends.
@@ -164,9 +192,19 @@ func (s *Server) waitParked(w http.ResponseWriter, r *http.Request, wait time.Du
 		return p.answerHere(w)
 	}
 	p.header = w.Header().Clone()
+	// Counted before the connection leaves the http.Server: a Shutdown
+	// that sees it gone is followed by a Drain that sees it parked.
+	if !s.park.enter(p) {
+		// Draining: the server's own cancellation ends this wait.
+		stop = follow()
+		<-p.done
+		stop()
+		return p.answerHere(w)
+	}
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		// This connection cannot be taken: wait on it.
+		s.park.leave(p)
 		stop = follow()
 		<-p.done
 		stop()
@@ -194,9 +232,6 @@ func (s *Server) waitParked(w http.ResponseWriter, r *http.Request, wait time.Du
 			_ = p.conn.SetReadDeadline(time.Time{})
 		}
 	}
-	s.park.mu.Lock()
-	s.park.waits[p] = struct{}{}
-	s.park.mu.Unlock()
 	p.mu.Unlock()
 	return nil
 }
@@ -280,7 +315,7 @@ func (p *parkedWait) answer() {
 	} else if err := writeJSON(a, http.StatusOK, p.body); err != nil {
 		s.writeError(a, r, err)
 	}
-	keep := !p.closeAfter && !p.gone && !p.abort && !s.park.ln.closed()
+	keep := !p.closeAfter && !p.gone && !p.abort && !s.park.ln.closed() && s.park.ln.fits(p.conn)
 	if !p.abort {
 		if s.writeTimeout > 0 {
 			_ = p.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
@@ -290,9 +325,7 @@ func (p *parkedWait) answer() {
 		}
 		_ = p.conn.SetWriteDeadline(time.Time{})
 	}
-	s.park.mu.Lock()
-	delete(s.park.waits, p)
-	s.park.mu.Unlock()
+	s.park.leave(p)
 	p.cancel(nil)
 	s.served(r, a.status, p.start)
 	if !keep {

@@ -222,3 +222,33 @@ func TestDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestParkedWaitTLSAroundListener: with TLS wrapped around the listener
+// that Listener returns (httptest's StartTLS, as http.Server.ServeTLS
+// does), a parked connection cannot go back to the server (it would be
+// wrapped in TLS twice): it is closed after its answer, and the client's
+// next request, on a new connection, is served.
+func TestParkedWaitTLSAroundListener(t *testing.T) {
+	srv, api := newParkingServerTLS(t, true)
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	waiting := sendInBackground(t, context.Background(), srv, "/v1/locks/a/acquire", `{"owner":"second","ttl_ms":60000,"wait_ms":5000}`)
+	waitParked(t, api, 1)
+	tr := srv.Client().Transport.(*http.Transport)
+	other := &http.Client{Transport: &http.Transport{TLSClientConfig: tr.TLSClientConfig}}
+	t.Cleanup(other.CloseIdleConnections)
+	req, err := http.NewRequest("POST", srv.URL+"/v1/locks/a/release", strings.NewReader(`{"lease":"`+held.object(t)["lease"].(string)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := other.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if got := receive(t, waiting); got.status != http.StatusOK {
+		t.Errorf("parked answer %d, want 200", got.status)
+	}
+	if r := send(t, srv, "POST", "/v1/locks/b/acquire", `{"owner":"x","ttl_ms":60000}`); r.status != http.StatusOK {
+		t.Errorf("the next request after a parked answer over TLS: %d %s", r.status, r.body)
+	}
+}
