@@ -45,7 +45,9 @@ func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *
 	a.start = time.Now()
 	// The release's bound on each call, as without a hand-off; the
 	// waiter's grant still has to land within its validity (finish).
-	replies, late := e.round(ctx, e.cfg.nodeTimeout, nil, handoffScript, a.keys, args, func(out []reply) bool {
+	// Not cut short with the releaser's context: the round is the
+	// waiter's attempt too. Each call is bounded by the node timeout.
+	replies, late := e.round(context.WithoutCancel(ctx), e.cfg.nodeTimeout, nil, handoffScript, a.keys, args, func(out []reply) bool {
 		return e.acquireDecided(handoffPart(out, 1))
 	})
 	a.replies = handoffPart(replies, 1)

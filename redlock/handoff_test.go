@@ -231,3 +231,107 @@ func TestHandOffMarkArg(t *testing.T) {
 			markArg, othersWaitArg, a.args[markArg], a.args[othersWaitArg], a.args)
 	}
 }
+
+// TestHolderAcquiresAheadOfLine: the holder acquiring its lock again (a
+// retry with its lease, or one more reentrant hold) while others wait for
+// it is not put behind them: they wait for its release, so it would wait
+// out its whole wait.
+func TestHolderAcquiresAheadOfLine(t *testing.T) {
+	for _, reentrant := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reentrant=%v", reentrant), func(t *testing.T) {
+			e, _ := newCountEngine(t, WithWaitPoll(time.Hour))
+			opts := lockd.AcquireOptions{Owner: "holder", TTL: 30 * time.Second, Lease: lockd.NewLeaseID(), Reentrant: reentrant}
+			if reentrant {
+				opts.Hold = lockd.NewLeaseID()
+			}
+			if _, err := e.Acquire(ctx(t), "again", opts); err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithCancel(ctx(t))
+			defer cancel()
+			go func() {
+				_, _ = e.Acquire(wctx, "again", lockd.AcquireOptions{Owner: "other", TTL: time.Second, Wait: 10 * time.Second})
+			}()
+			eventually(t, "the other's offer", func() bool { return offered(e, "again") })
+			again := opts
+			again.Wait = 5 * time.Second
+			if reentrant {
+				again.Hold = lockd.NewLeaseID()
+			}
+			start := time.Now()
+			l, err := e.Acquire(ctx(t), "again", again)
+			if err != nil {
+				t.Fatalf("the holder's acquire again: %v", err)
+			}
+			if el := time.Since(start); el > again.Wait/2 {
+				t.Errorf("the holder's acquire again took %v: it waited in line behind those waiting for it", el)
+			}
+			if reentrant && l.Holds != 2 {
+				t.Errorf("holds = %d, want 2", l.Holds)
+			}
+		})
+	}
+}
+
+// TestReaderAtOtherEngineWoken: a reader waiting at another engine marks
+// the lock as waited for by a foreign engine, so a release there is
+// announced, not handed to the writer in line here without a word.
+func TestReaderAtOtherEngineWoken(t *testing.T) {
+	servers := testenv.StartRedis(t, 3)
+	newEngine := func() *Engine {
+		e, err := New(testenv.Addrs(servers), WithWaitPoll(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	here, there := newEngine(), newEngine()
+	a, err := here.Acquire(ctx(t), "rw", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	writer := make(chan lockd.Lease, 1)
+	go func() {
+		l, err := here.Acquire(wctx, "rw", lockd.AcquireOptions{Owner: "w", TTL: 30 * time.Second, Wait: 20 * time.Second})
+		if err == nil {
+			writer <- l
+		}
+	}()
+	eventually(t, "the writer's offer", func() bool { return offered(here, "rw") })
+	reader := make(chan time.Time, 1)
+	go func() {
+		if _, err := there.Acquire(ctx(t), "rw", lockd.AcquireOptions{Owner: "r", TTL: 30 * time.Second, Wait: 20 * time.Second, Mode: lockd.ModeRead}); err != nil {
+			t.Errorf("reader: %v", err)
+		}
+		reader <- time.Now()
+	}()
+	eventually(t, "the reader in line", func() bool { return there.lines.Len(lockd.ReadLine("rw")) == 1 })
+	time.Sleep(100 * time.Millisecond) // past its first attempt, which marked the lock
+	if _, err := here.Release(ctx(t), "rw", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The release was announced: the writer here and the reader there
+	// raced for the lock. When the writer won, its release must wake the
+	// reader at once too.
+	select {
+	case <-reader:
+	case w := <-writer:
+		released := time.Now()
+		if _, err := here.Release(ctx(t), "rw", w.ID); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case at := <-reader:
+			if d := at.Sub(released); d > time.Second {
+				t.Errorf("the reader was granted %v after the writer's release, want at once (its poll is 5s)", d)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reader was not granted")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("neither the writer nor the reader was granted after the release")
+	}
+}

@@ -89,16 +89,22 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 	f := &offering{e: e, line: line, w: w, make: offer}
 	defer f.abandon() // every path below withdraws first; this is the net
 	var (
-		last   error // the last attempt that ran to its end
-		woken  <-chan struct{}
+		last error // the last attempt that ran to its end
+		// Taken now, so that a release announced while a hand-off runs
+		// our offer (before our first attempt) is heard.
+		woken  = e.lines.Woken(line)
 		handed *attempt // an attempt a release ran for us
 		after  bool     // the one before us in line was granted the lock
 	)
 	// No attempt on arrival behind others: fair acquires wait behind those
-	// already in line, and so do all acquires of a write lock, whose
-	// releases in this engine hand it to the head of the line, so that an
-	// attempt on arrival would be refused.
-	if (opts.Fair || offer != nil) && !w.Head() {
+	// already in line, and so do acquires of a write lock whose holder is
+	// known to be another owner: its release in this engine hands the lock
+	// to the head of the line, so an attempt on arrival would be refused.
+	// An acquire by the holder's owner does attempt: it may be the holder
+	// itself (a reentrant acquire, or a retry), which those in line wait
+	// for.
+	holder, _ := e.lines.Holder(line)
+	if (opts.Fair || offer != nil && holder != "" && holder != opts.Owner) && !w.Head() {
 		turn, a := f.waitTurn(ctx, deadline)
 		switch {
 		case a != nil:
@@ -127,7 +133,12 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 			handed = nil
 			if err == nil {
 				granted = true
+				e.lines.SetHolder(line, lease.Owner, lease.ExpiresAt)
 				return lease, nil
+			}
+			var refused *lockd.NotObtainedError
+			if errors.As(err, &refused) && refused.Holder != nil {
+				e.lines.SetHolder(line, refused.Holder.Owner, refused.Holder.ExpiresAt)
 			}
 			if ctx.Err() != nil {
 				// The context cut this attempt short; the one before, if any,
@@ -155,19 +166,22 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 				}
 			}
 		}
+		pause := e.cfg.waitPoll
 		if after {
 			// The one before us in line holds the lock now: an attempt
 			// before its release would be refused. Wait for that release
-			// (or the poll), our offer standing.
+			// (or its lease's end, or the poll), our offer standing.
 			after, err = false, nil
+			if _, exp := e.lines.Holder(line); !exp.IsZero() {
+				pause = min(pause, max(time.Until(exp), time.Millisecond))
+			}
 		}
 		// The head: retry when a release is heard, when the holder's lease
 		// runs out, or at the poll interval, whichever comes first. With
 		// too few nodes answering, back off instead.
-		pause := e.cfg.waitPoll
 		var held *lockd.NotObtainedError
 		switch {
-		case err == nil: // a new holder, whose expiry we do not know: the poll
+		case err == nil: // a new holder: its lease's end, or the poll
 		case errors.As(err, &held):
 			if held.Holder != nil {
 				pause = min(pause, max(time.Until(held.Holder.ExpiresAt), time.Millisecond))

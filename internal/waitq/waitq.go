@@ -32,6 +32,8 @@ type line struct {
 	waiters []*Waiter     // arrival order; the first is the head
 	wake    chan struct{} // closed when a release of the lock is heard, then replaced
 	offer   *Offer        // the head's standing offer, or nil
+	holder  string        // the owner of the lock as last seen here, "" when unknown
+	expires time.Time     // when that holder's lease runs out, zero when unknown
 }
 
 // Offer is a pausing head's next attempt, left in its line for a release
@@ -175,6 +177,28 @@ func (l *Lines) Take(name string) *Offer {
 	ln.offer, o.w.offer = nil, nil
 	close(o.taken)
 	return o
+}
+
+// SetHolder notes the lock's holder as last seen in name's line (a grant
+// to a waiter, or the holder a refusal named) and when its lease runs out
+// (zero when unknown); it is forgotten with the line.
+func (l *Lines) SetHolder(name, owner string, expires time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln := l.lines[name]; ln != nil {
+		ln.holder, ln.expires = owner, expires
+	}
+}
+
+// Holder returns what SetHolder noted in name's line, or "" and the zero
+// time.
+func (l *Lines) Holder(name string) (string, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ln := l.lines[name]; ln != nil {
+		return ln.holder, ln.expires
+	}
+	return "", time.Time{}
 }
 
 // Offered reports whether an offer stands in name's line.

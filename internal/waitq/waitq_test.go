@@ -127,3 +127,21 @@ func TestOffers(t *testing.T) {
 		t.Error("the offer of a head that left was still taken")
 	}
 }
+
+func TestHolder(t *testing.T) {
+	var l Lines
+	if o, e := l.Holder("x"); o != "" || !e.IsZero() {
+		t.Errorf("Holder with no line = %q, %v", o, e)
+	}
+	w := l.Join("x")
+	at := time.Unix(100, 0)
+	l.SetHolder("x", "a", at)
+	if o, e := l.Holder("x"); o != "a" || !e.Equal(at) {
+		t.Errorf("Holder = %q, %v; want a, %v", o, e, at)
+	}
+	l.Leave("x", w, false)
+	l.SetHolder("x", "b", at) // no line: nothing kept
+	if o, _ := l.Holder("x"); o != "" {
+		t.Errorf("Holder after the line emptied = %q, want it forgotten", o)
+	}
+}

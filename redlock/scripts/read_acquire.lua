@@ -26,7 +26,7 @@ if cur[1] then
     return {3, 'mode'}
   end
   if ARGV[7] == '1' then
-    redis.pcall('HSET', KEYS[1], 'w', '1')
+    redis.pcall('HSET', KEYS[1], 'w', '1', 'wi', '*') -- any engine's reader: no hand-off
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
