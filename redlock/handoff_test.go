@@ -69,6 +69,22 @@ func TestReleaseHandsOff(t *testing.T) {
 	}
 }
 
+// twoEngines returns two engines over the same three new real nodes, as
+// two lockd instances would be, waiting with poll.
+func twoEngines(t *testing.T, poll time.Duration) (*Engine, *Engine) {
+	t.Helper()
+	servers := testenv.StartRedis(t, 3)
+	newEngine := func() *Engine {
+		e, err := New(testenv.Addrs(servers), WithWaitPoll(poll))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	return newEngine(), newEngine()
+}
+
 // offered reports whether the head of name's line has an offer standing.
 func offered(e *Engine, name string) bool { return e.lines.Offered(name) }
 
@@ -77,16 +93,7 @@ func offered(e *Engine, name string) bool { return e.lines.Offered(name) }
 // Its refusal marks the lock, and a hand-off of a lock so marked is a plain
 // release, announced to every engine's line.
 func TestHandOffLeavesOtherEngines(t *testing.T) {
-	servers := testenv.StartRedis(t, 3)
-	newEngine := func() *Engine {
-		e, err := New(testenv.Addrs(servers), WithWaitPoll(200*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.Close() })
-		return e
-	}
-	busy, other := newEngine(), newEngine()
+	busy, other := twoEngines(t, 200*time.Millisecond)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var cycles atomic.Int64
@@ -277,16 +284,7 @@ func TestHolderAcquiresAheadOfLine(t *testing.T) {
 // the lock as waited for by a foreign engine, so a release there is
 // announced, not handed to the writer in line here without a word.
 func TestReaderAtOtherEngineWoken(t *testing.T) {
-	servers := testenv.StartRedis(t, 3)
-	newEngine := func() *Engine {
-		e, err := New(testenv.Addrs(servers), WithWaitPoll(5*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.Close() })
-		return e
-	}
-	here, there := newEngine(), newEngine()
+	here, there := twoEngines(t, 5*time.Second)
 	a, err := here.Acquire(ctx(t), "rw", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -277,16 +277,7 @@ func TestWaitNodePaused(t *testing.T) {
 // first in line at one of them goes away with its engine, and the waiter at
 // the other is granted when the holder releases, delayed by nobody.
 func TestWaiterEngineDies(t *testing.T) {
-	servers := testenv.StartRedis(t, 3)
-	newEngine := func() *Engine {
-		e, err := New(testenv.Addrs(servers), WithWaitPoll(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.Close() })
-		return e
-	}
-	dying, living := newEngine(), newEngine()
+	dying, living := twoEngines(t, time.Hour)
 	a, err := living.Acquire(ctx(t), "dies", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
