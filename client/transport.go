@@ -103,10 +103,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		resp, sent, err := t.roundTrip(ctx, pc, req)
-		if err != nil && reused && !sent && req.Body == nil && ctx.Err() == nil {
+		if err != nil && reused && !sent && req.Body == nil && ctx.Err() == nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 			// The server closed this idle connection before the request
-			// reached it (the liveness check races with it): a request
-			// without a body has nothing to rewind.
+			// reached it (the liveness check races with it): a GET or HEAD
+			// without a body can be sent again as it is.
 			continue
 		}
 		return resp, err
@@ -174,6 +174,10 @@ func closeBody(req *http.Request) {
 	}
 }
 
+// errBodyClosed is what a Read of a body after Close returns, as
+// net/http's bodies do.
+var errBodyClosed = errors.New("client: read on closed response body")
+
 // h1Body is an answer's body: at its end the connection goes back to the
 // pool; closed before its end, the connection is closed. Close does not
 // wait for a Read in progress: closing the connection ends that Read.
@@ -185,15 +189,19 @@ type h1Body struct {
 	stop  func() bool // unregisters the context's cut; false when it ran
 	reuse bool
 
-	mu   sync.Mutex
-	done bool // the connection was pooled or closed
+	mu     sync.Mutex
+	done   bool // the connection was pooled or closed
+	closed bool // Close was called
 }
 
 // Read reads the body; at its end the connection goes back to the pool.
 func (b *h1Body) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	done := b.done
+	done, closed := b.done, b.closed
 	b.mu.Unlock()
+	if closed {
+		return 0, errBodyClosed
+	}
 	if done {
 		return 0, io.EOF
 	}
@@ -221,6 +229,7 @@ func (b *h1Body) Read(p []byte) (int, error) {
 func (b *h1Body) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.closed = true
 	if !b.done {
 		b.finish(false)
 	}

@@ -379,3 +379,20 @@ func TestEndedContextSendsNothing(t *testing.T) {
 		t.Errorf("%d POSTs with an ended context reached the server, want 0", n)
 	}
 }
+
+// TestBodyReadAfterClose: a body cut short by Close does not read as
+// complete afterwards.
+func TestBodyReadAfterClose(t *testing.T) {
+	cc := countConns(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("x", 100)))
+	})
+	_, hc := newTestH1(t, cc.srv, 4)
+	resp, err := hc.Get(cc.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if n, err := resp.Body.Read(make([]byte, 10)); n != 0 || err == nil || errors.Is(err, io.EOF) {
+		t.Errorf("Read after Close = %d, %v; want an error that is not EOF", n, err)
+	}
+}
