@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // handoff is the listener the http.Server serves when waits are parked:
@@ -79,8 +80,88 @@ func (h *handoff) Close() error {
 // be wrapped in TLS a second time; such a connection is closed after its
 // answer instead.
 func (h *handoff) fits(c net.Conn) bool {
-	_, isTLS := c.(*tls.Conn)
+	_, isTLS := bare(c).(*tls.Conn)
 	return isTLS == h.tls.Load()
+}
+
+// handedConn is an answered parked connection given back to the server.
+// Its first reads return prefix: what was read from it, after the request,
+// while it was parked. The server takes it for a new connection and bounds
+// the wait for its first request by ReadHeaderTimeout; but it is a
+// kept-alive connection, idle between requests, which net/http bounds by
+// IdleTimeout. So until the next request's first byte, a read deadline
+// the server sets is stretched to idle; from that byte on, the server's
+// own bound applies, counted from then.
+type handedConn struct {
+	net.Conn
+	idle time.Duration
+
+	mu      sync.Mutex
+	prefix  []byte
+	started bool          // a byte of the next request was read
+	asked   time.Duration // the server's read bound, while not started
+}
+
+// handBack returns c, answered, for the server: with pending (bytes read
+// from it while parked) to be read first. A connection handed back before
+// is unwrapped first, its unread prefix kept, so wrappers never nest.
+func handBack(c net.Conn, pending []byte, idle time.Duration) net.Conn {
+	if h, ok := c.(*handedConn); ok {
+		h.mu.Lock()
+		pending = append(pending, h.prefix...)
+		h.mu.Unlock()
+		c = h.Conn
+	}
+	return &handedConn{Conn: c, idle: idle, prefix: pending}
+}
+
+// bare returns the connection under a handedConn.
+func bare(c net.Conn) net.Conn {
+	if h, ok := c.(*handedConn); ok {
+		return h.Conn
+	}
+	return c
+}
+
+func (c *handedConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	if len(c.prefix) > 0 {
+		n := copy(b, c.prefix)
+		c.prefix = c.prefix[n:]
+		c.startLocked()
+		c.mu.Unlock()
+		return n, nil
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.mu.Lock()
+		c.startLocked()
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// startLocked notes the next request's first byte: the server's bound on
+// reading it applies from now.
+func (c *handedConn) startLocked() {
+	if c.started {
+		return
+	}
+	c.started = true
+	if c.asked > 0 {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.asked))
+	}
+}
+
+func (c *handedConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started || c.idle <= 0 || !t.After(time.Now()) {
+		return c.Conn.SetReadDeadline(t) // none, or one in the past (ending a read): as asked
+	}
+	c.asked = time.Until(t)
+	return c.Conn.SetReadDeadline(time.Now().Add(max(c.asked, c.idle)))
 }
 
 // give hands c back to the server. It reports false, and closes c, when

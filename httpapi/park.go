@@ -332,11 +332,7 @@ func (p *parkedWait) answer() {
 		_ = p.conn.Close()
 		return
 	}
-	c := p.conn
-	if len(p.pending) > 0 {
-		c = &prefixConn{Conn: c, prefix: p.pending}
-	}
-	s.park.ln.give(c)
+	s.park.ln.give(handBack(p.conn, p.pending, s.idleTimeout))
 }
 
 // bufferedAnswer is a ResponseWriter that keeps the answer, which a parked
@@ -390,22 +386,6 @@ func (a *bufferedAnswer) bytes(keep, proto10 bool) []byte {
 	b.WriteString("\r\n")
 	b.Write(a.body)
 	return b.Bytes()
-}
-
-// prefixConn is a connection whose first reads return prefix: what was
-// read from it after the request while it was parked.
-type prefixConn struct {
-	net.Conn
-	prefix []byte
-}
-
-func (c *prefixConn) Read(b []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(b, c.prefix)
-		c.prefix = c.prefix[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
 }
 
 // served logs a request at debug level and reports it to the request

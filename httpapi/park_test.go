@@ -1,8 +1,11 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -250,5 +253,72 @@ func TestParkedWaitTLSAroundListener(t *testing.T) {
 	}
 	if r := send(t, srv, "POST", "/v1/locks/b/acquire", `{"owner":"x","ttl_ms":60000}`); r.status != http.StatusOK {
 		t.Errorf("the next request after a parked answer over TLS: %d %s", r.status, r.body)
+	}
+}
+
+// TestParkedConnectionIdles: a connection answered after a parked wait
+// goes back to the http.Server as a new one, yet it may stay idle for the
+// server's IdleTimeout before its next request, not only for its
+// ReadHeaderTimeout; and once that request starts, ReadHeaderTimeout
+// bounds it again.
+func TestParkedConnectionIdles(t *testing.T) {
+	eng := memlock.New()
+	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()), httpapi.WithIdleTimeout(30*time.Second))
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.ReadHeaderTimeout = 300 * time.Millisecond
+	srv.Config.IdleTimeout = 30 * time.Second
+	srv.Listener = api.Listener(srv.Listener)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		api.Drain(ctx, time.Second)
+		_ = eng.Close()
+	})
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(requestTimeout))
+	br := bufio.NewReader(c)
+	raw := func(method, path, body string) string {
+		return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, len(body), body)
+	}
+	if _, err := io.WriteString(c, raw("POST", "/v1/locks/a/acquire", `{"owner":"second","ttl_ms":60000,"wait_ms":5000}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, api, 1)
+	send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`)
+	answer := func() (*http.Response, error) {
+		resp, err := http.ReadResponse(br, nil)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		return resp, err
+	}
+	if resp, err := answer(); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the parked wait's answer: %v, %v", resp, err)
+	}
+	time.Sleep(700 * time.Millisecond) // idle past ReadHeaderTimeout
+	if _, err := io.WriteString(c, raw("GET", "/v1/locks/a", "")); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := answer(); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a request 700ms after the parked answer (ReadHeaderTimeout 300ms, IdleTimeout 30s): %v, %v", resp, err)
+	}
+	// A request that starts and stalls is still cut by ReadHeaderTimeout.
+	if _, err := io.WriteString(c, "GET /v1/locks/a HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("a stalled request was answered")
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("a stalled request held its connection %v, want about its ReadHeaderTimeout (300ms)", el)
 	}
 }

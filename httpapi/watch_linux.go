@@ -56,6 +56,7 @@ func watchHangups(epfd int) {
 
 // rawConn returns the socket under c, when it has one.
 func rawConn(c net.Conn) (syscall.RawConn, bool) {
+	c = bare(c)
 	if t, ok := c.(*tls.Conn); ok {
 		c = t.NetConn()
 	}
