@@ -212,9 +212,6 @@ func (l *Lease) Extend(ctx context.Context, ttl time.Duration) error {
 // the lock could not be released; the lease then runs out at its TTL, and
 // Release may be called again.
 func (l *Lease) Release(ctx context.Context) error {
-	if l.root != nil {
-		return l.releaseHold(ctx)
-	}
 	if l.stopLoop != nil {
 		// No renewal may run after the release.
 		l.stopLoop()
@@ -225,13 +222,20 @@ func (l *Lease) Release(ctx context.Context) error {
 		l.mu.Unlock()
 		return lockd.ErrNotHeld
 	}
-	before := l.err
+	before, deadline := l.err, l.deadline
+	l.mu.Unlock()
+	if l.root != nil {
+		// A handle Reenter made releases its hold (release) until the
+		// outer lease's deadline.
+		l.root.mu.Lock()
+		deadline = l.root.deadline
+		l.root.mu.Unlock()
+	}
 	// Past its deadline the lease has run out: one attempt, no retries.
 	until := time.Now().Add(l.c.retryFor)
-	if l.deadline.Before(until) {
-		until = l.deadline
+	if deadline.Before(until) {
+		until = deadline
 	}
-	l.mu.Unlock()
 	unknown := false // an attempt failed in a way that may have released
 	err := l.c.retryUntil(ctx, until, func(int) error {
 		err := l.release(ctx)

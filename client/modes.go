@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/lockd/lockd"
 )
@@ -98,48 +96,6 @@ func (l *Lease) Reenter(ctx context.Context) (*Lease, error) {
 		}
 	}()
 	return in, nil
-}
-
-// releaseHold is Release for a handle that Reenter made: it removes its
-// hold, retried until the outer lease's deadline.
-func (l *Lease) releaseHold(ctx context.Context) error {
-	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
-		return lockd.ErrNotHeld
-	}
-	before := l.err
-	l.mu.Unlock()
-	// Past the outer lease's deadline the lock has run out: one attempt.
-	until := time.Now().Add(l.c.retryFor)
-	l.root.mu.Lock()
-	if l.root.deadline.Before(until) {
-		until = l.root.deadline
-	}
-	l.root.mu.Unlock()
-	unknown := false // an attempt's answer was lost: it may have released
-	err := l.c.retryUntil(ctx, until, func(int) error {
-		_, err := l.c.eng.ReleaseHold(ctx, l.name, l.id, l.holdID)
-		if unknown && errors.Is(err, lockd.ErrNotHeld) {
-			return nil
-		}
-		var te *transientError
-		unknown = unknown || errors.As(err, &te)
-		return err
-	})
-	if err == nil || errors.Is(err, lockd.ErrNotHeld) {
-		l.mu.Lock()
-		l.released = true
-		l.finishLocked(ErrReleased)
-		l.mu.Unlock()
-	}
-	if before != nil && errors.Is(before, lockd.ErrLost) {
-		if err == nil {
-			return before
-		}
-		return errors.Join(err, before)
-	}
-	return err
 }
 
 // release makes one release request for the handle: of its hold for a
