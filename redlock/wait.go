@@ -261,41 +261,39 @@ func (f *offering) abandon() {
 // keeps standing), or a release ran its offer (true, and the attempt to
 // finish), or the deadline or ctx ends the wait (false).
 func (f *offering) waitTurn(ctx context.Context, deadline time.Time) (bool, *attempt) {
-	taken := f.stand()
-	t := time.NewTimer(max(time.Until(deadline), 0))
-	defer t.Stop()
-	select {
-	case <-f.w.Turn():
-		return true, nil
-	case <-taken:
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	if a := f.withdraw(); a != nil {
-		return true, a
-	}
-	return false, nil
+	return f.await(ctx, f.w.Turn(), deadline, true)
 }
 
 // pause waits as waitq.Pause does, offering meanwhile, then withdraws the
 // offer: when a release took it, pause returns it, once run, for the
 // caller to finish.
 func (f *offering) pause(ctx context.Context, woken <-chan struct{}, until time.Time) (bool, *attempt) {
+	return f.await(ctx, woken, until, false)
+}
+
+// await waits, offering, until ch closes (true), a release takes the
+// offer, until passes or ctx ends, then withdraws the offer, unless ch
+// closed and keep asks to leave it standing. A taken offer is returned,
+// once run, with true.
+func (f *offering) await(ctx context.Context, ch <-chan struct{}, until time.Time, keep bool) (bool, *attempt) {
 	taken := f.stand()
 	t := time.NewTimer(max(time.Until(until), 0))
 	defer t.Stop()
-	woke := false
+	fired := false
 	select {
-	case <-woken:
-		woke = true
+	case <-ch:
+		fired = true
 	case <-taken:
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	if fired && keep {
+		return true, nil
+	}
 	if a := f.withdraw(); a != nil {
 		return true, a
 	}
-	return woke, nil
+	return fired, nil
 }
 
 // afterGrant reports, for a waiter that just became the head, whether the
