@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // On Linux one epoll instance, with one goroutine, watches every parked
@@ -36,7 +37,12 @@ func watchHangups(epfd int) {
 	for {
 		n, err := syscall.EpollWait(epfd, events[:], -1)
 		if err != nil {
-			continue // EINTR
+			if err != syscall.EINTR {
+				// Not expected (the epoll fd is never closed); do not spin
+				// on it.
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
 		}
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
