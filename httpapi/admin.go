@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -74,11 +73,5 @@ func (s *Server) handleForceRelease(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	rel, err := f.ForceRelease(r.Context(), name, req.Reason)
-	switch {
-	case errors.Is(err, lockd.ErrNotHeld):
-		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})
-	case err != nil:
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence})
+	return writeReleased(w, rel, err)
 }

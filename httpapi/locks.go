@@ -111,6 +111,13 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		rel, err = s.engine.Release(r.Context(), name, req.Lease)
 	}
+	return writeReleased(w, rel, err)
+}
+
+// writeReleased answers a release (of a lock, a hold, a permit, or a
+// forced one): 200 with what it freed, 200 released false for not_held,
+// and err's own answer otherwise.
+func writeReleased(w http.ResponseWriter, rel lockd.Released, err error) error {
 	switch {
 	case errors.Is(err, lockd.ErrNotHeld):
 		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -102,13 +101,7 @@ func (s *Server) handleReleasePermit(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	rel, err := sem.ReleasePermit(r.Context(), name, req.Lease)
-	switch {
-	case errors.Is(err, lockd.ErrNotHeld):
-		return writeJSON(w, http.StatusOK, wire.Released{Released: false, Reason: lockd.CodeNotHeld})
-	case err != nil:
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.Released{Released: true, Owner: rel.Owner, Fence: rel.Fence})
+	return writeReleased(w, rel, err)
 }
 
 // handleInspectSemaphore serves GET /v1/semaphores/{name}.
