@@ -116,20 +116,60 @@ func (s *suite) modeInvalid(t *testing.T) {
 }
 
 // readWriteExclusion runs readers and writers on one lock: a writer is
-// never in with anyone, readers do overlap, and a counter only writers
-// change under the lock loses no increment.
+// never in with anyone, readers overlap, and a counter changed only
+// under the lock loses no increment (ReadWriteLoad).
 func (s *suite) readWriteExclusion(t *testing.T) {
-	name := lockName(t)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	const workers, rounds = 8, 20
+	ReadWriteLoad(ctx, t, s.e, lockName(t), ReadWriteOptions{
+		Workers: 8, Rounds: 20, TTL: 10 * time.Second, Wait: 20 * time.Second,
+		WriteHold: time.Millisecond, ReadHold: 5 * time.Millisecond,
+	})
+}
+
+// ReadWriteOptions shape ReadWriteLoad.
+type ReadWriteOptions struct {
+	Workers, Rounds int           // goroutines (even ones write, odd ones read), and acquires each
+	TTL, Wait       time.Duration // of each acquire
+	// WriteHold and ReadHold are how long a writer and a reader hold.
+	WriteHold, ReadHold time.Duration
+	// RetryReleases retries a release that failed (other than not_held)
+	// until ctx ends, as a client does while a node fault is new; without
+	// it a failed release is a test error.
+	RetryReleases bool
+	// During, when set, runs once the workers started (a fault to inject);
+	// ReadWriteLoad waits for it before it waits for the workers.
+	During func()
+}
+
+// ReadWriteLoad runs o.Workers goroutines on the lock name of e, half of
+// them writers and half readers, each acquiring o.Rounds times, and
+// checks with shared counters that a writer is never in with anyone else,
+// that readers overlapped, and that a counter changed only under a write
+// lease lost no increment. It returns once every worker is done.
+func ReadWriteLoad(ctx context.Context, t *testing.T, e lockd.Engine, name string, o ReadWriteOptions) {
+	t.Helper()
 	var (
-		readers, writers atomic.Int32
-		maxReaders       atomic.Int32
-		counter          int // changed only under a write lease
-		wg               sync.WaitGroup
+		readers, writers, maxReaders atomic.Int32
+		counter                      int // changed only under a write lease
+		wg                           sync.WaitGroup
 	)
-	for i := range workers {
+	release := func(mode string, id string) bool {
+		for {
+			_, err := e.Release(context.WithoutCancel(ctx), name, id)
+			switch {
+			case err == nil:
+				return true
+			case !o.RetryReleases:
+				t.Errorf("%s release: %v", mode, err)
+				return false
+			case errors.Is(err, lockd.ErrNotHeld) || ctx.Err() != nil:
+				return true
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for i := range o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -137,8 +177,8 @@ func (s *suite) readWriteExclusion(t *testing.T) {
 			if i%2 == 0 {
 				mode = lockd.ModeWrite
 			}
-			for range rounds {
-				l, err := s.e.Acquire(ctx, name, lockd.AcquireOptions{Owner: mode, Mode: mode, TTL: 10 * time.Second, Wait: 20 * time.Second})
+			for range o.Rounds {
+				l, err := e.Acquire(ctx, name, lockd.AcquireOptions{Owner: mode, Mode: mode, TTL: o.TTL, Wait: o.Wait})
 				if err != nil {
 					t.Errorf("%s acquire: %v", mode, err)
 					return
@@ -148,7 +188,7 @@ func (s *suite) readWriteExclusion(t *testing.T) {
 						t.Errorf("a writer in with %d writers and %d readers", n-1, readers.Load())
 					}
 					v := counter
-					time.Sleep(time.Millisecond)
+					time.Sleep(o.WriteHold)
 					counter = v + 1
 					writers.Add(-1)
 				} else {
@@ -158,18 +198,20 @@ func (s *suite) readWriteExclusion(t *testing.T) {
 					}
 					for m := maxReaders.Load(); n > m && !maxReaders.CompareAndSwap(m, n); m = maxReaders.Load() {
 					}
-					time.Sleep(5 * time.Millisecond)
+					time.Sleep(o.ReadHold)
 					readers.Add(-1)
 				}
-				if _, err := s.e.Release(context.WithoutCancel(ctx), name, l.ID); err != nil {
-					t.Errorf("%s release: %v", mode, err)
+				if !release(mode, l.ID) {
 					return
 				}
 			}
 		}()
 	}
+	if o.During != nil {
+		o.During()
+	}
 	wg.Wait()
-	if want := workers / 2 * rounds; counter != want {
+	if want := (o.Workers + 1) / 2 * o.Rounds; counter != want {
 		t.Errorf("counter = %d, want %d", counter, want)
 	}
 	if maxReaders.Load() < 2 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/locktest"
 )
 
 // TestReadWriteNodeFaults runs readers and writers on one lock while one of
@@ -21,74 +22,26 @@ func TestReadWriteNodeFaults(t *testing.T) {
 				needRedisServer(t, "the in-process fallback cannot be paused")
 			}
 			e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond), WithRetryDelay(time.Millisecond, 5*time.Millisecond))
-			name := "rw-" + fault
 			c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			const workers, rounds = 6, 15
-			var (
-				readers, writers, maxReaders atomic.Int32
-				counter                      int
-				wg                           sync.WaitGroup
-			)
-			for i := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					mode := lockd.ModeRead
-					if i%2 == 0 {
-						mode = lockd.ModeWrite
-					}
-					for range rounds {
-						l, err := e.Acquire(c, name, lockd.AcquireOptions{Owner: mode, Mode: mode, TTL: 5 * time.Second, Wait: 30 * time.Second})
-						if err != nil {
-							t.Errorf("%s acquire: %v", mode, err)
-							return
-						}
-						if mode == lockd.ModeWrite {
-							if n := writers.Add(1); n != 1 || readers.Load() != 0 {
-								t.Errorf("a writer in with %d writers and %d readers", n-1, readers.Load())
-							}
-							v := counter
-							time.Sleep(2 * time.Millisecond)
-							counter = v + 1
-							writers.Add(-1)
-						} else {
-							n := readers.Add(1)
-							if writers.Load() != 0 {
-								t.Errorf("a reader in with a writer")
-							}
-							for m := maxReaders.Load(); n > m && !maxReaders.CompareAndSwap(m, n); m = maxReaders.Load() {
-							}
-							time.Sleep(10 * time.Millisecond)
-							readers.Add(-1)
-						}
-						// A release that cannot tell (quorum unavailable while
-						// the fault is new) is retried; the lease runs out
-						// otherwise.
-						for {
-							_, err := e.Release(context.WithoutCancel(c), name, l.ID)
-							if err == nil || errors.Is(err, lockd.ErrNotHeld) || c.Err() != nil {
-								break
-							}
-							time.Sleep(10 * time.Millisecond)
-						}
-					}
-				}()
-			}
-			time.Sleep(150 * time.Millisecond)
-			if fault == "Killed" {
-				servers[1].Kill()
-			} else {
-				servers[1].Pause()
+			if fault == "Paused" {
 				defer servers[1].Resume()
 			}
-			wg.Wait()
-			if want := workers / 2 * rounds; counter != want {
-				t.Errorf("counter = %d, want %d", counter, want)
-			}
-			if maxReaders.Load() < 2 {
-				t.Errorf("readers never overlapped")
-			}
+			locktest.ReadWriteLoad(c, t, e, "rw-"+fault, locktest.ReadWriteOptions{
+				Workers: 6, Rounds: 15, TTL: 5 * time.Second, Wait: 30 * time.Second,
+				WriteHold: 2 * time.Millisecond, ReadHold: 10 * time.Millisecond,
+				// A release that cannot tell (quorum unavailable while the
+				// fault is new) is retried; the lease runs out otherwise.
+				RetryReleases: true,
+				During: func() {
+					time.Sleep(150 * time.Millisecond)
+					if fault == "Killed" {
+						servers[1].Kill()
+					} else {
+						servers[1].Pause()
+					}
+				},
+			})
 		})
 	}
 }
