@@ -24,7 +24,9 @@ import (
 // not also wait for name here (a hand-off serves writers only; with both
 // waiting, they race as without hand-offs).
 func (e *Engine) takeOffer(name string) *waitq.Offer {
-	if e.lines.Len(lockd.ReadLine(name)) > 0 {
+	// Offered first: most releases find nobody waiting, and it costs no
+	// line name.
+	if !e.lines.Offered(name) || e.lines.Len(lockd.ReadLine(name)) > 0 {
 		return nil
 	}
 	return e.lines.Take(name)
