@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"net"
 	"net/http"
@@ -273,6 +274,7 @@ func (t *h1Transport) get(ctx context.Context) (pc *h1Conn, reused bool, err err
 		}
 		return nil, false, err
 	}
+	nc = rawconn.Wrap(nc)
 	return &h1Conn{nc: nc, br: bufio.NewReader(nc), bw: bufio.NewWriter(nc), probe: newProbe(nc)}, false, nil
 }
 

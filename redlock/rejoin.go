@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"log/slog"
 	"net"
@@ -48,6 +49,7 @@ func (n *redisNode) dialCtx(ctx context.Context, addr string, d *net.Dialer, tc 
 		conn, err = (&tls.Dialer{NetDialer: d, Config: tc}).DialContext(ctx, "tcp", addr)
 	} else {
 		conn, err = d.DialContext(ctx, "tcp", addr)
+		conn = rawconn.Wrap(conn)
 	}
 	if err != nil {
 		return nil, err

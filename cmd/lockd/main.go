@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"log/slog"
 	"net"
@@ -134,6 +135,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	ln = rawconn.Listener{Listener: ln}
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
