@@ -38,6 +38,12 @@ func (e *Engine) takeOffer(name string) *waitq.Offer {
 func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *waitq.Offer) (lockd.Released, error) {
 	a := o.Attempt().(func() *attempt)()
 	defer o.Done(a)
+	// The lock goes to the waiter now: an acquire arriving meanwhile,
+	// the releaser's next one included, queues behind it instead of
+	// making an attempt the nodes would refuse. (The waiter notes the
+	// holder itself once it has settled the grant, which may come after
+	// the releaser's answer and the releaser's next acquire.)
+	e.lines.SetHolder(name, a.opts.Owner, time.Now().Add(a.opts.TTL))
 	// As of now: whether others wait behind the waiter (so its grant's
 	// release is announced), and the writer mark, never past its wait.
 	a.args[othersWaitArg] = flag(e.lines.Len(name) > 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,66 @@ func TestReleaseHandsOff(t *testing.T) {
 	}
 	if _, err := e.Release(ctx(t), "hand", a.ID); !errors.Is(err, lockd.ErrNotHeld) {
 		t.Errorf("second Release of a's lease = %v, want ErrNotHeld", err)
+	}
+}
+
+// TestReleaserQueuesAfterHandOff: the holder releases to the head of the
+// line and at once waits for the lock again, as a worker in a loop does.
+// Its acquire joins the line behind the waiter it handed the lock to,
+// without an attempt of its own, which the nodes would refuse: the
+// waiter may not have settled its grant yet when the releaser is back.
+// One processor makes that the case every time: the releaser's goroutine
+// runs on until its acquire waits.
+func TestReleaserQueuesAfterHandOff(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	e, counts := newCountEngine(t, WithWaitPoll(time.Hour))
+	a, err := e.Acquire(ctx(t), "again", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted, release := make(chan lockd.Lease, 1), make(chan struct{})
+	go func() {
+		l, err := e.Acquire(ctx(t), "again", lockd.AcquireOptions{Owner: "b", TTL: 30 * time.Second, Wait: 10 * time.Second})
+		granted <- l
+		if err != nil {
+			t.Errorf("b's waiting Acquire: %v", err)
+			return
+		}
+		<-release
+		if _, err := e.Release(ctx(t), "again", l.ID); err != nil {
+			t.Errorf("b's Release: %v", err)
+		}
+	}()
+	eventually(t, "b's offer", func() bool { return e.lines.Len("again") == 1 && offered(e, "again") })
+	acquires := totalAcquires(counts)
+	var attempts int64
+	go func() {
+		defer close(release)
+		select {
+		case b := <-granted:
+			if b.Owner != "b" {
+				t.Errorf("granted %+v, want b, the head of the line", b)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("b not granted within 5s of the release")
+			return
+		}
+		eventually(t, "a waiting, alone in line", func() bool { return e.lines.Len("again") == 1 && offered(e, "again") })
+		e.settle()
+		attempts = totalAcquires(counts) - acquires
+	}()
+	if _, err := e.Release(ctx(t), "again", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	again, err := e.Acquire(ctx(t), "again", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second, Wait: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("a's Acquire after its release: %v", err)
+	}
+	if again.Fence <= a.Fence {
+		t.Errorf("a's new lease %+v, want a fence above %d", again, a.Fence)
+	}
+	if attempts != 3 {
+		t.Errorf("%d acquire attempts ran on the nodes before b's release, want 3 (b's, in the hand-off): a's acquire after its release must queue without one", attempts)
 	}
 }
 
