@@ -93,7 +93,7 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 		}
 		tk := &tickets[i]
 		tk.done = make(chan struct{})
-		go func() {
+		e.workers.run(func() {
 			if tracked {
 				defer e.bg.Done()
 			}
@@ -111,7 +111,7 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 				calls.cancel()
 			}
 			ch <- nodeReply{i, r}
-		}()
+		})
 	}
 	// A call still running when the round answers holds back later calls
 	// on the same key to its node, so that this engine's next call on a

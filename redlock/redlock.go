@@ -28,11 +28,13 @@ type Engine struct {
 	cfg    config
 	id     string // tells this engine's marks on a lock from others' (handoff.go)
 
-	gates []gate // one per node
+	gates   []gate   // one per node
+	workers *workers // run the node calls of rounds (fanout.go)
 
-	mu     sync.Mutex
-	closed bool
-	bg     sync.WaitGroup // calls and clean-ups still running after their verb answered
+	mu        sync.Mutex
+	closed    bool
+	closeOnce sync.Once      // stops the workers
+	bg        sync.WaitGroup // calls and clean-ups still running after their verb answered
 
 	lines      waitq.Lines        // acquires that wait, by lock name (wait.go)
 	listenOnce sync.Once          // starts the subscriptions to released messages
@@ -67,7 +69,7 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, id: newAttemptTag()}
+	e := &Engine{cfg: cfg, id: newAttemptTag(), workers: newWorkers()}
 	for _, n := range newRedisNodes(addrs, &e.cfg) {
 		e.nodes = append(e.nodes, n)
 	}
@@ -90,7 +92,7 @@ func newWithNodes(nodes []node, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg, id: newAttemptTag(), gates: make([]gate, len(nodes))}, nil
+	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg, id: newAttemptTag(), gates: make([]gate, len(nodes)), workers: newWorkers()}, nil
 }
 
 // Quorum returns how many nodes must agree: N/2+1.
@@ -180,6 +182,7 @@ func (e *Engine) Close() error {
 	}
 	e.listeners.Wait()
 	e.bg.Wait()
+	e.closeOnce.Do(e.workers.close)
 	for _, n := range e.nodes {
 		n.close()
 	}
