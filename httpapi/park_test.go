@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"net"
 	"net/http"
@@ -27,13 +28,21 @@ func newParkingServer(t *testing.T, opts ...httpapi.Option) (*httptest.Server, *
 	return newParkingServerTLS(t, false, opts...)
 }
 
-// newParkingServerTLS is newParkingServer, over HTTPS when tls is set.
+// newParkingServerTLS is newParkingServer, over HTTPS when tls is set. Its
+// connections make raw system calls, as lockd's do (internal/rawconn).
 func newParkingServerTLS(t *testing.T, tls bool, opts ...httpapi.Option) (*httptest.Server, *httpapi.Server) {
+	t.Helper()
+	return newParkingServerOn(t, tls, func(ln net.Listener) net.Listener { return rawconn.Listener{Listener: ln} }, opts...)
+}
+
+// newParkingServerOn is newParkingServerTLS with the listener that
+// wrap makes of the test server's.
+func newParkingServerOn(t *testing.T, tls bool, wrap func(net.Listener) net.Listener, opts ...httpapi.Option) (*httptest.Server, *httpapi.Server) {
 	t.Helper()
 	eng := memlock.New()
 	api := httpapi.New(eng, append([]httpapi.Option{httpapi.WithLogger(discardLogger())}, opts...)...)
 	srv := httptest.NewUnstartedServer(api)
-	srv.Listener = api.Listener(srv.Listener)
+	srv.Listener = api.Listener(wrap(srv.Listener))
 	if tls {
 		srv.StartTLS()
 	} else {
@@ -117,8 +126,17 @@ func (c *routeCounter) statuses(route string) []int {
 // the lock is free (status, headers, body, the request reported once), and
 // its connection serves the client's next request.
 func TestParkedWait(t *testing.T) {
+	t.Run("raw", func(t *testing.T) {
+		testParkedWait(t, func(ln net.Listener) net.Listener { return rawconn.Listener{Listener: ln} })
+	})
+	t.Run("plain", func(t *testing.T) { testParkedWait(t, func(ln net.Listener) net.Listener { return ln }) })
+}
+
+// testParkedWait parks a wait on the listener wrap makes, and checks its
+// answer and the connection's reuse after it.
+func testParkedWait(t *testing.T, wrap func(net.Listener) net.Listener) {
 	obs := &routeCounter{seen: map[string][]int{}}
-	srv, api := newParkingServer(t, httpapi.WithRequestObserver(obs))
+	srv, api := newParkingServerOn(t, false, wrap, httpapi.WithRequestObserver(obs))
 	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
 	wantStatus(t, held, http.StatusOK)
 	waiting := sendInBackground(t, context.Background(), srv, "/v1/locks/a/acquire", `{"owner":"second","ttl_ms":60000,"wait_ms":10000}`)
