@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/lockd/lockd/internal/rawconn"
 )
 
 // Settings of the default transport, as net/http's DefaultTransport has

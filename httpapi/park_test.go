@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/httpapi"
+	"github.com/lockd/lockd/internal/rawconn"
 	"github.com/lockd/lockd/memlock"
 )
 

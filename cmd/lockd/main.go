@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/lockd/lockd/internal/rawconn"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/cli"
+	"github.com/lockd/lockd/internal/rawconn"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
