@@ -132,7 +132,7 @@ func (g *globals) bench(ctx context.Context, cfg benchConfig) error {
 	}
 	defer c.Close()
 
-	r := newBenchRun(c, g.timeout, cfg, "lockctl-bench:"+lockd.NewLeaseID()[:8])
+	r := newBenchRun(c, g.owner, g.timeout, cfg, "lockctl-bench:"+lockd.NewLeaseID()[:8])
 	runCtx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
 	var stopProgress func()

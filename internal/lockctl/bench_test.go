@@ -1,10 +1,17 @@
 package lockctl_test
 
 import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/httpapi"
 	"github.com/lockd/lockd/internal/lockctl"
+	"github.com/lockd/lockd/memlock"
 )
 
 func TestBench(t *testing.T) {
@@ -75,4 +82,56 @@ func TestBench(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ownersSeen is an engine that notes the owner of every acquire.
+type ownersSeen struct {
+	lockd.Engine
+	mu     sync.Mutex
+	owners map[string]bool
+}
+
+func (e *ownersSeen) Acquire(ctx context.Context, name string, opts lockd.AcquireOptions) (lockd.Lease, error) {
+	e.mu.Lock()
+	e.owners[opts.Owner] = true
+	e.mu.Unlock()
+	return e.Engine.Acquire(ctx, name, opts)
+}
+
+// TestBenchOwners: workers that share a name are different owners, as
+// separate clients are, named after --owner; a long --owner is cut so
+// that every worker's owner is one lockd takes.
+func TestBenchOwners(t *testing.T) {
+	for _, tc := range []struct {
+		name, owner string
+		want        []string
+	}{
+		{"Short", "bench-host", []string{"bench-host/w0", "bench-host/w1", "bench-host/w2"}},
+		{"Long", strings.Repeat("é", 64), []string{strings.Repeat("é", 62) + "/w0", strings.Repeat("é", 62) + "/w1", strings.Repeat("é", 62) + "/w2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memlock.New()
+			eng := &ownersSeen{Engine: mem, owners: map[string]bool{}}
+			srv := httptest.NewServer(httpapi.New(eng, httpapi.WithLogger(slog.New(slog.DiscardHandler))))
+			t.Cleanup(func() {
+				srv.Close()
+				_ = mem.Close()
+			})
+			r := lockctlAt(t, srv.URL, "bench", "--duration", "300ms", "--workers", "3", "--keys", "1", "--owner", tc.owner)
+			wantCode(t, r, lockctl.ExitOK)
+			eng.mu.Lock()
+			defer eng.mu.Unlock()
+			if len(eng.owners) != len(tc.want) {
+				t.Errorf("acquires came from owners %v, want %v", eng.owners, tc.want)
+			}
+			for _, o := range tc.want {
+				if !eng.owners[o] {
+					t.Errorf("no acquire from owner %q; owners seen: %v", o, eng.owners)
+				}
+				if err := lockd.ValidateOwner(o); err != nil {
+					t.Errorf("owner %q: %v", o, err)
+				}
+			}
+		})
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,7 @@ const progressEvery = 250 * time.Millisecond
 // benchRun is one bench run: its workers, counters and latency histogram.
 type benchRun struct {
 	c     *client.Client
+	owner string // the workers' owners are owner/w<i>
 	cfg   benchConfig
 	names []string
 
@@ -39,13 +42,15 @@ type benchRun struct {
 }
 
 // newBenchRun prepares a run of cfg through c, whose requests time out
-// after timeout, on lock names under prefix.
-func newBenchRun(c *client.Client, timeout time.Duration, cfg benchConfig, prefix string) *benchRun {
+// after timeout, on lock names under prefix, by workers whose owners are
+// owner/w<i>.
+func newBenchRun(c *client.Client, owner string, timeout time.Duration, cfg benchConfig, prefix string) *benchRun {
 	// A cycle is two requests, each bounded by the timeout (the acquire's
 	// plus its wait); a second on top covers the rest.
 	highest := (2*timeout + cfg.wait + time.Second).Microseconds()
 	return &benchRun{
 		c:     c,
+		owner: owner,
 		cfg:   cfg,
 		names: cfg.names(prefix),
 		hist:  hdrhistogram.New(1, highest, 3),
@@ -57,20 +62,35 @@ func newBenchRun(c *client.Client, timeout time.Duration, cfg benchConfig, prefi
 func (r *benchRun) run(ctx context.Context) time.Duration {
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, name := range r.names {
-		wg.Go(func() { r.worker(ctx, name) })
+	for i, name := range r.names {
+		owner := workerOwner(r.owner, i)
+		wg.Go(func() { r.worker(ctx, name, owner) })
 	}
 	wg.Wait()
 	return time.Since(start)
 }
 
-// worker runs acquire/release cycles on name until ctx ends. A cycle cut
-// short by the end of the run is not counted; a lock acquired is always
-// released, within the client's timeout, even after the end.
-func (r *benchRun) worker(ctx context.Context, name string) {
+// workerOwner is the owner of worker i: base/w<i>, with base cut short
+// when the whole would pass the longest owner lockd takes. Workers that
+// share a name are different owners, as separate clients are: lockd lets
+// an acquire by the holder's own owner make an attempt on arrival (it may
+// be the holder retrying), which would make the figures those of one
+// client retrying against itself.
+func workerOwner(base string, i int) string {
+	suffix := "/w" + strconv.Itoa(i)
+	if n := lockd.MaxOwnerLen - len(suffix); len(base) > n {
+		base = strings.ToValidUTF8(base[:n], "")
+	}
+	return base + suffix
+}
+
+// worker runs acquire/release cycles on name as owner until ctx ends. A
+// cycle cut short by the end of the run is not counted; a lock acquired
+// is always released, within the client's timeout, even after the end.
+func (r *benchRun) worker(ctx context.Context, name, owner string) {
 	for ctx.Err() == nil {
 		start := time.Now()
-		l, err := r.c.Acquire(ctx, name, client.TTL(r.cfg.ttl), client.Wait(r.cfg.wait))
+		l, err := r.c.Acquire(ctx, name, client.Owner(owner), client.TTL(r.cfg.ttl), client.Wait(r.cfg.wait))
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return
