@@ -48,6 +48,10 @@ func loadSemScript(name string) *script {
 // the same name ("lock:").
 func (e *Engine) semKey(name string) string { return e.cfg.prefix + "sem:" + name }
 
+// semDetailsKey is a semaphore's hash of its permits' owners and metadata,
+// apart from semKey, which every semaphore script reads whole.
+func (e *Engine) semDetailsKey(name string) string { return e.cfg.prefix + "semd:" + name }
+
 // slotRounds bounds the rounds of one attempt: when the nodes agree on no
 // slot but one is free on a quorum, the next round asks for that one.
 const slotRounds = 3
@@ -161,7 +165,8 @@ func (e *Engine) AcquirePermit(ctx context.Context, name string, limit int, opts
 // nodes that answered, or -1.
 func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts lockd.AcquireOptions, othersWait bool, want int) (lockd.Lease, int, error) {
 	start := time.Now()
-	keys := []string{e.semKey(name), e.fenceKey()}
+	keys := []string{e.semKey(name), e.fenceKey(), e.semDetailsKey(name)}
+	undoKeys := []string{keys[0], keys[2]} // sem_release.lua's
 	timeout := e.callTimeout(opts.TTL)
 	id, att := opts.Lease, newAttemptTag()
 	replies, late := e.round(ctx, timeout, nil, semAcquireScript, keys, []string{
@@ -183,7 +188,7 @@ func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts loc
 	undoArgs := []string{id, att, e.releasedChannel(), lockd.SemaphoreLine(name)}
 	slot, yes := mostSlot(replies, grantedSlot)
 	if yes < e.quorum {
-		e.undo(replies, late, timeout, permitWrote, semReleaseScript, keys[:1], undoArgs)
+		e.undo(replies, late, timeout, permitWrote, semReleaseScript, undoKeys, undoArgs)
 		return lockd.Lease{}, e.freeSlot(parsed, replies, limit), e.permitRefusal(name, limit, yes, parsed, replies, start)
 	}
 
@@ -215,7 +220,7 @@ func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts loc
 		meta = opts.Metadata
 	}
 	if count(off, permitWrote) > 0 {
-		e.spawn(func() { e.undo(off, stragglers{}, timeout, permitWrote, semReleaseScript, keys[:1], undoArgs) })
+		e.spawn(func() { e.undo(off, stragglers{}, timeout, permitWrote, semReleaseScript, undoKeys, undoArgs) })
 	}
 	lease := lockd.Lease{
 		Name: name, Owner: opts.Owner, ID: id, TTL: opts.TTL,
@@ -225,7 +230,7 @@ func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts loc
 	commitArgs := func(f string) []string { return []string{id, f, slotArg} }
 	fence, err := e.fenceGrant(ctx, lease, timeout, votes, on, semCommitScript, keys, commitArgs)
 	if err != nil {
-		e.undo(replies, late, timeout, permitWrote, semReleaseScript, keys[:1], undoArgs)
+		e.undo(replies, late, timeout, permitWrote, semReleaseScript, undoKeys, undoArgs)
 		return lockd.Lease{}, -1, err
 	}
 	// A node that answers after the grant gets its fence when it gave the
@@ -241,7 +246,7 @@ func (e *Engine) tryPermit(ctx context.Context, name string, limit int, opts loc
 			call(cctx, e.nodes[i], semCommitScript, keys, commitArgs(strconv.FormatInt(fence, 10)))
 			return
 		}
-		call(cctx, e.nodes[i], semReleaseScript, keys[:1], undoArgs)
+		call(cctx, e.nodes[i], semReleaseScript, undoKeys, undoArgs)
 	})
 	lease.Fence = fence
 	return lease, -1, nil

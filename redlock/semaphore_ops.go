@@ -42,7 +42,7 @@ func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 		_, n := mostSlot(replies, permitSlot)
 		return n
 	}
-	replies, _ := e.round(ctx, timeout, nil, semExtendScript, []string{e.semKey(name)},
+	replies, _ := e.round(ctx, timeout, nil, semExtendScript, []string{e.semKey(name), e.semDetailsKey(name)},
 		[]string{leaseID, strconv.FormatInt(ttl.Milliseconds(), 10)}, func(replies []reply) bool {
 			n, pending := onOneSlot(replies), count(replies, isPending)
 			return n >= e.quorum || n+pending < e.quorum
@@ -102,7 +102,7 @@ func (e *Engine) reseedPermit(ctx context.Context, l lockd.Lease, slot, limit in
 	if todo == 0 || left <= 0 || limit < 1 {
 		return
 	}
-	_, _ = e.round(ctx, e.callTimeout(l.TTL), missing, semReseedScript, []string{e.semKey(l.Name), e.fenceKey()}, []string{
+	_, _ = e.round(ctx, e.callTimeout(l.TTL), missing, semReseedScript, []string{e.semKey(l.Name), e.fenceKey(), e.semDetailsKey(l.Name)}, []string{
 		l.ID, l.Owner, strconv.FormatInt(l.Fence, 10), string(l.Metadata), strconv.FormatInt(l.TTL.Milliseconds(), 10),
 		strconv.FormatInt(max(left.Milliseconds(), 1), 10), strconv.Itoa(limit), strconv.Itoa(slot),
 	}, allAnswered)
@@ -153,7 +153,7 @@ func (e *Engine) ReleasePermit(ctx context.Context, name, leaseID string) (lockd
 	if err := lockd.ValidateLease(name, leaseID); err != nil {
 		return lockd.Released{}, err
 	}
-	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, semReleaseScript, []string{e.semKey(name)},
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, semReleaseScript, []string{e.semKey(name), e.semDetailsKey(name)},
 		[]string{leaseID, "", e.releasedChannel(), lockd.SemaphoreLine(name)}, e.quorumOrImpossible(isAnswer))
 	if ok := count(replies, isAnswer); ok < e.quorum {
 		return lockd.Released{}, e.quorumError("answered", ok, replies)
@@ -216,7 +216,7 @@ func (e *Engine) InspectSemaphore(ctx context.Context, name string) (lockd.Semap
 		return lockd.SemaphoreInfo{}, err
 	}
 	start := time.Now()
-	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, semInspectScript, []string{e.semKey(name)}, nil, func(replies []reply) bool {
+	replies, _ := e.round(ctx, e.cfg.nodeTimeout, nil, semInspectScript, []string{e.semKey(name), e.semDetailsKey(name)}, nil, func(replies []reply) bool {
 		if count(replies, isAnswer) < e.quorum {
 			return false
 		}

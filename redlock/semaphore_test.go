@@ -28,7 +28,7 @@ func rawPermits(t *testing.T, e *Engine, f *faultNode, name string) map[string]i
 func readPermits(t *testing.T, e *Engine, f *faultNode, name string) (map[string]int, error) {
 	t.Helper()
 	e.settle()
-	v, err := f.node.eval(ctx(t), semInspectScript, []string{e.semKey(name)}, nil)
+	v, err := f.node.eval(ctx(t), semInspectScript, []string{e.semKey(name), e.semDetailsKey(name)}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func TestSemaphoreSlotsDisagree(t *testing.T) {
 // grant whose other nodes failed would leave it.
 func writePermit(t *testing.T, e *Engine, f *faultNode, name, owner string, slot, limit int) (any, error) {
 	t.Helper()
-	return f.node.eval(ctx(t), semAcquireScript, []string{e.semKey(name), e.fenceKey()}, []string{
+	return f.node.eval(ctx(t), semAcquireScript, []string{e.semKey(name), e.fenceKey(), e.semDetailsKey(name)}, []string{
 		lockd.NewLeaseID(), owner, "10000", "", "", "t", fmt.Sprint(limit), fmt.Sprint(slot), "", "",
 	})
 }

@@ -1,5 +1,6 @@
 -- Acquire a permit on one node: one slot of the semaphore for the lease.
--- KEYS[1] semaphore hash, KEYS[2] the node's fence counter (the locks').
+-- KEYS[1] semaphore hash, KEYS[2] the node's fence counter (the locks'),
+-- KEYS[3] the semaphore's details hash (see sem_lib.lua).
 -- ARGV[1] lease, ARGV[2] owner, ARGV[3] ttl in ms, ARGV[4] metadata (''
 -- for none), ARGV[5] '1' when fences are minted elsewhere (a store),
 -- ARGV[6] the attempt's tag (see sem_release.lua), ARGV[7] the limit,
@@ -18,10 +19,10 @@
 -- are those of the permit that expires first;
 -- status 3 when the live permits here were granted under another limit,
 -- given as limit; nothing is written.
-local key, id = KEYS[1], ARGV[1]
+local key, dkey, id = KEYS[1], KEYS[3], ARGV[1]
 local ttl, limit, want = tonumber(ARGV[3]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local now = now_ms()
-local perms, n = live(key, now)
+local perms, n = live(key, dkey, now)
 local stored = tonumber(redis.call('HGET', key, 'limit') or '0')
 if n > 0 and stored ~= limit then
   return {3, -1, 0, 0, '', '', 0, stored, ''}
@@ -45,15 +46,15 @@ local mine = perms[id]
 if mine then
   mine.exp, mine.ttl, mine.att = now + ttl, ttl, ARGV[6]
   put(key, id, mine)
-  local meta = redis.call('HGET', key, 'm:' .. id) or ''
+  local meta = detail(key, dkey, 'm:' .. id)
   if ARGV[4] ~= '' then
     meta = ARGV[4]
-    redis.call('HSET', key, 'm:' .. id, meta)
+    redis.call('HSET', dkey, 'm:' .. id, meta)
   end
   if ARGV[10] == '1' then
     redis.call('HSET', key, 'w', '1')
   end
-  settle(key, perms, now)
+  settle(key, dkey, perms, now)
   return {1, mine.slot, mine.fence, counter(), meta, '', 0, limit, takenList}
 end
 
@@ -78,7 +79,7 @@ if slot < 0 then
   end
   local owner, pttl = '', -1
   if first then
-    owner, pttl = redis.call('HGET', key, 'o:' .. first) or '', perms[first].exp - now
+    owner, pttl = detail(key, dkey, 'o:' .. first), perms[first].exp - now
   end
   return {0, -1, 0, 0, '', owner, pttl, limit, takenList}
 end
@@ -90,10 +91,11 @@ if ARGV[5] == '1' then
 end
 local p = {slot = slot, fence = f, exp = now + ttl, ttl = ttl, att = ARGV[6]}
 perms[id] = p
-redis.call('HSET', key, 'limit', limit, 'o:' .. id, ARGV[2], 'm:' .. id, ARGV[4])
+redis.call('HSET', key, 'limit', limit)
+redis.call('HSET', dkey, 'o:' .. id, ARGV[2], 'm:' .. id, ARGV[4])
 put(key, id, p)
 if ARGV[10] == '1' then
   redis.call('HSET', key, 'w', '1')
 end
-settle(key, perms, now)
+settle(key, dkey, perms, now)
 return {2, slot, 0, c, '', '', 0, limit, takenList}

@@ -1,24 +1,24 @@
 -- Release a permit on one node. Another lease's permit is never touched.
--- KEYS[1] semaphore hash. ARGV[1] lease. ARGV[2], when not '', is an
+-- KEYS[1] semaphore hash, KEYS[2] its details hash. ARGV[1] lease. ARGV[2], when not '', is an
 -- attempt's tag: only that attempt's write is deleted (the cleanup of a
 -- failed attempt must not delete what a later attempt with the same lease
 -- wrote). ARGV[3], when not '', is the channel on which the release is
 -- announced when someone waited here ('w', see sem_acquire.lua), with
 -- ARGV[4] as the message.
 -- Returns {owner, fence} when it deleted the permit, else nil.
-local key, id = KEYS[1], ARGV[1]
+local key, dkey, id = KEYS[1], KEYS[2], ARGV[1]
 local now = now_ms()
-local perms = live(key, now)
+local perms = live(key, dkey, now)
 local p = perms[id]
 if not p or (ARGV[2] ~= '' and p.att ~= ARGV[2]) then
-  settle(key, perms, now)
+  settle(key, dkey, perms, now)
   return false
 end
-local owner = redis.call('HGET', key, 'o:' .. id) or ''
+local owner = detail(key, dkey, 'o:' .. id)
 local waited = redis.call('HGET', key, 'w') == '1'
-drop(key, id)
+drop(key, dkey, id)
 perms[id] = nil
-settle(key, perms, now)
+settle(key, dkey, perms, now)
 if waited and ARGV[3] ~= '' then
   redis.call('PUBLISH', ARGV[3], ARGV[4])
 end
