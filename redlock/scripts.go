@@ -22,7 +22,9 @@ func loadScript(name string) *script {
 
 // includePrefix starts a line that scriptSource replaces with the named
 // script's source: handoff.lua runs release.lua and acquire.lua as local
-// functions, so the three never drift apart.
+// functions, so the three never drift apart, and the scripts that need the
+// node's clock or prune expired readers include readers.lua, which defines
+// both once.
 const includePrefix = "--#include "
 
 // scriptSource returns the embedded script name, with its include lines

@@ -33,15 +33,7 @@ import (
 // See sem_lib.lua for the layout of a semaphore on a node.
 
 func loadSemScript(name string) *script {
-	lib, err := scriptFS.ReadFile("scripts/sem_lib.lua")
-	if err != nil {
-		panic("redlock: missing embedded script sem_lib")
-	}
-	src, err := scriptFS.ReadFile("scripts/" + name + ".lua")
-	if err != nil {
-		panic("redlock: missing embedded script " + name)
-	}
-	return &script{name: name, lua: rueidis.NewLuaScript(string(lib) + "\n" + string(src))}
+	return &script{name: name, lua: rueidis.NewLuaScript(scriptSource("sem_lib") + "\n" + scriptSource(name))}
 }
 
 // semKey is a semaphore's hash; "sem:" keeps it apart from the lock of

@@ -32,6 +32,7 @@
 -- {3, field} when this lease holds it but under other terms: field
 -- 'reentrant' when it is reentrant and the acquire is not, or the other
 -- way round; 'mode' when it holds a read lease. Nothing is written.
+--#include readers
 local hold = ARGV[10] or ''
 local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta', 'holds', 'w', 'wi')
 -- The mark of a caller that others wait behind, or that waits: 'wi' names
@@ -76,16 +77,8 @@ if cur[1] then
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
 if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  -- Pruned only when something expired (see read_acquire.lua).
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
-  if #expired > 0 then
-    for _, id in ipairs(expired) do
-      redis.call('HDEL', KEYS[4], id)
-    end
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  end
+  local now = now_ms()
+  prune_readers(KEYS[3], KEYS[4], now)
   local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
   if last[1] then
     if redis.call('HEXISTS', KEYS[4], ARGV[1]) == 1 then

@@ -23,8 +23,8 @@ end
 if not KEYS[2] then
   return {0}
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--#include readers
+local now = now_ms()
 local score = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0')
 local d = redis.call('HGET', KEYS[3], ARGV[1])
 if score <= now or not d then

@@ -6,13 +6,13 @@
 -- Returns {owner, fence} of the writer it deleted, {owner, fence} of the
 -- last reader when only readers held it, or nil when the lock was free
 -- here. Waiters are woken either way something was deleted.
+--#include readers
 local v = redis.call('HMGET', KEYS[1], 'owner', 'fence')
 local out = false
 if v[1] then
   out = {v[1], tonumber(v[2]) or 0}
 else
-  local now = redis.call('TIME')
-  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local ms = now_ms()
   local last = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ms, '+inf', 'WITHSCORES')
   if #last > 0 then
     local id = last[#last - 1]

@@ -5,13 +5,13 @@
 -- fence, metadata, pttl, readers} when readers hold it (those of the reader
 -- that runs out last); nil when the lock is free. The lease only tells
 -- holders apart inside the engine; it never leaves it.
+--#include readers
 local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'meta')
 if not v[1] then
   if not KEYS[2] then
     return false
   end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   local n = redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
   if n == 0 then
     return false

@@ -18,8 +18,8 @@
 -- tagged with this attempt); {0, owner, pttl} when a writer holds the lock;
 -- {3, 'mode'} when this lease holds it as the writer; {4, pttl} when a
 -- writer waits for the readers (the mark's remaining ms).
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--#include readers
+local now = now_ms()
 local cur = redis.call('HMGET', KEYS[1], 'lease', 'owner')
 if cur[1] then
   if cur[1] == ARGV[1] then
@@ -30,16 +30,7 @@ if cur[1] then
   end
   return {0, cur[2], redis.call('PTTL', KEYS[1])}
 end
--- Pruned only when something expired: Redis checks a full node
--- (noeviction) only before a script's first write, so a write here that
--- is not needed would let the grant below past a full node.
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
-if #expired > 0 then
-  for _, id in ipairs(expired) do
-    redis.call('HDEL', KEYS[4], id)
-  end
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-end
+prune_readers(KEYS[3], KEYS[4], now)
 local exp = now + tonumber(ARGV[3])
 local function settle()
   local top = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')

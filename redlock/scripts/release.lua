@@ -18,6 +18,7 @@
 -- reader is announced when a writer waited for it.
 -- Returns {owner, fence, holds left} when it deleted the lock, a hold or a
 -- read lease, else nil.
+--#include readers
 local v = redis.call('HMGET', KEYS[1], 'lease', 'owner', 'fence', 'byowner', 'att', 'w', 'holds')
 local att = ARGV[3] or ''
 local hold = ARGV[6] or ''
@@ -33,8 +34,7 @@ if not v[1] or ARGV[1] ~= '' and v[1] ~= ARGV[1] then
   if att ~= '' and d.a ~= att then
     return false
   end
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   local live = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]) or '0') > now
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])

@@ -19,8 +19,8 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--#include readers
+local now = now_ms()
 if (ARGV[9] or '') == 'r' then
   local exp = now + tonumber(ARGV[6])
   redis.call('HSET', KEYS[4], ARGV[1], cjson.encode({o = ARGV[2], f = tostring(f), t = ARGV[5], m = ARGV[4], a = ''}))

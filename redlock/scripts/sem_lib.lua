@@ -16,10 +16,7 @@
 -- Expired permits are dropped by the first script that finds them, and
 -- both hashes expire with the last permit, the limit with them.
 
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+--#include readers
 
 local function parse(v)
   local slot, fence, exp, ttl, att = string.match(v, '^(%d+):(%d+):(%d+):(%d+):(.*)$')
