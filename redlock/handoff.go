@@ -38,12 +38,6 @@ func (e *Engine) takeOffer(name string) *waitq.Offer {
 func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *waitq.Offer) (lockd.Released, error) {
 	a := o.Attempt().(func() *attempt)()
 	defer o.Done(a)
-	// The lock goes to the waiter now: an acquire arriving meanwhile,
-	// the releaser's next one included, queues behind it instead of
-	// making an attempt the nodes would refuse. (The waiter notes the
-	// holder itself once it has settled the grant, which may come after
-	// the releaser's answer and the releaser's next acquire.)
-	e.lines.SetHolder(name, a.opts.Owner, time.Now().Add(a.opts.TTL))
 	// As of now: whether others wait behind the waiter (so its grant's
 	// release is announced), and the writer mark, never past its wait.
 	a.args[othersWaitArg] = flag(e.lines.Len(name) > 1)
@@ -60,7 +54,17 @@ func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *
 	})
 	a.replies = handoffPart(replies, 1)
 	a.late = e.handoffLate(late)
-	return e.releasedFrom(name, handoffPart(replies, 0))
+	rel, err := e.releasedFrom(name, handoffPart(replies, 0))
+	if err == nil && rel.Holds == 0 && count(a.replies, grantsOK) >= e.quorum {
+		// The lock went to the waiter: an acquire arriving from now on,
+		// the releaser's next one included (it may come as soon as this
+		// release is answered), queues behind it instead of making an
+		// attempt the nodes would refuse. The waiter notes itself too,
+		// once it has settled the grant, which may be later. A release
+		// that freed nothing (holds left, another lease) leaves the note.
+		e.lines.SetHolder(name, a.opts.Owner, a.start.Add(a.opts.TTL))
+	}
+	return rel, err
 }
 
 // handoffPart returns part k of each node's reply to handoff.lua: 0 is

@@ -130,6 +130,70 @@ func TestReleaserQueuesAfterHandOff(t *testing.T) {
 	}
 }
 
+// TestHolderAfterHandOffThatFreedNothing: a release that runs a hand-off
+// but frees nothing (one hold of a reentrant lease of several, or a lease
+// that does not hold the lock) leaves the holder noted as the holder, so
+// the holder's next waiting acquire (one more hold, a retry) attempts at
+// once instead of queuing behind the waiter it holds the lock against.
+// One processor, so that the holder's acquire runs before the waiter has
+// settled its refused attempt.
+func TestHolderAfterHandOffThatFreedNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		release func(e *Engine, id, hold string) error
+	}{
+		{"OneHoldOfTwo", func(e *Engine, id, hold string) error {
+			r, err := e.ReleaseHold(ctx(t), "kept", id, hold)
+			if err == nil && r.Holds != 1 {
+				t.Errorf("ReleaseHold left %d holds, want 1", r.Holds)
+			}
+			return err
+		}},
+		{"AnotherLease", func(e *Engine, _, _ string) error {
+			if _, err := e.Release(ctx(t), "kept", lockd.NewLeaseID()); !errors.Is(err, lockd.ErrNotHeld) {
+				t.Errorf("Release with another lease: %v, want ErrNotHeld", err)
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			e, _ := newCountEngine(t, WithWaitPoll(time.Hour))
+			opts := lockd.AcquireOptions{Owner: "holder", Lease: lockd.NewLeaseID(), Reentrant: true, TTL: 30 * time.Second}
+			holds := []string{lockd.NewLeaseID(), lockd.NewLeaseID()}
+			for _, h := range holds {
+				o := opts
+				o.Hold = h
+				if _, err := e.Acquire(ctx(t), "kept", o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wctx, cancel := context.WithCancel(ctx(t))
+			defer cancel()
+			go func() {
+				_, _ = e.Acquire(wctx, "kept", lockd.AcquireOptions{Owner: "other", TTL: time.Second, Wait: 20 * time.Second})
+			}()
+			eventually(t, "the other's offer", func() bool { return offered(e, "kept") })
+			if err := tc.release(e, opts.Lease, holds[1]); err != nil {
+				t.Fatal(err)
+			}
+			o := opts
+			o.Hold, o.Wait = lockd.NewLeaseID(), 10*time.Second
+			start := time.Now()
+			l, err := e.Acquire(ctx(t), "kept", o)
+			if err != nil {
+				t.Fatalf("the holder's next hold: %v", err)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("the holder's next hold took %v, want it at once: it queued behind the waiter", took)
+			}
+			if l.Owner != "holder" || l.Holds < 2 {
+				t.Errorf("the holder's next hold: %+v, want holder with 2 holds or more", l)
+			}
+		})
+	}
+}
+
 // twoEngines returns two engines over the same three new real nodes, as
 // two lockd instances would be, waiting with poll.
 func twoEngines(t *testing.T, poll time.Duration) (*Engine, *Engine) {
