@@ -39,6 +39,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 		n     int
 		errno syscall.Errno
 	)
+	defer func() { raceRead(b[:n]) }()
 	err := c.raw.Read(func(fd uintptr) bool {
 		for {
 			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
@@ -62,10 +63,12 @@ func (c *Conn) Read(b []byte) (int, error) {
 // Write writes all of b, waiting for the poller while the socket's buffer
 // is full.
 func (c *Conn) Write(b []byte) (int, error) {
+	raceWrite()
 	var (
 		n     int
 		errno syscall.Errno
 	)
+	defer func() { raceWrote(b[:n]) }()
 	err := c.raw.Write(func(fd uintptr) bool {
 		for n < len(b) {
 			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))

@@ -197,3 +197,33 @@ func TestReadReset(t *testing.T) {
 		t.Fatalf("Read of a reset connection = %d, %v; want 0, ECONNRESET", n, err)
 	}
 }
+
+// TestOrdersMemory: what one goroutine did before it wrote to a
+// connection happens before what another does after reading it, as with a
+// net.Conn. Under -race (CI), the detector reports the two increments of
+// shared as a race unless the raw calls tell it of that order.
+func TestOrdersMemory(t *testing.T) {
+	c, s := pair(t)
+	var shared int
+	done := make(chan struct{})
+	go func() {
+		shared++
+		if _, err := c.Write([]byte{1}); err != nil {
+			t.Error(err)
+		}
+	}()
+	go func() {
+		defer close(done)
+		var b [1]byte
+		_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := s.Read(b[:]); err != nil {
+			t.Error(err)
+			return
+		}
+		shared++
+	}()
+	<-done
+	if shared != 2 {
+		t.Errorf("shared = %d, want 2", shared)
+	}
+}
