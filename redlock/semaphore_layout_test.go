@@ -16,12 +16,7 @@ import (
 // script reads whole, holds only the small permit entries, however large
 // the metadata.
 func TestSemaphoreDetailsApart(t *testing.T) {
-	servers := testenv.StartRedis(t, 3)
-	e, err := New(testenv.Addrs(servers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, servers := newEngineOnNew3(t)
 	meta := `{"blob":"` + strings.Repeat("x", 4000) + `"}`
 	var leases []lockd.Lease
 	for i := range 3 {
@@ -88,12 +83,7 @@ func TestSemaphoreDetailsApart(t *testing.T) {
 // hash of their own (owner and metadata in the permits hash) still shows
 // them, and its release deletes them.
 func TestSemaphoreEarlierLayout(t *testing.T) {
-	servers := testenv.StartRedis(t, 3)
-	e, err := New(testenv.Addrs(servers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, servers := newEngineOnNew3(t)
 	l, err := e.AcquirePermit(ctx(t), "old", 4, lockd.AcquireOptions{Owner: "before", TTL: 30 * time.Second, Metadata: []byte(`{"v":1}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -128,4 +118,17 @@ func TestSemaphoreEarlierLayout(t *testing.T) {
 			t.Errorf("node %s: permits hash left after the release (%d, %v), want it deleted with the old fields", s.Addr(), n, err)
 		}
 	}
+}
+
+// newEngineOnNew3 returns an engine over three new real nodes, and the
+// nodes, for a test that looks at what the engine wrote on them.
+func newEngineOnNew3(t *testing.T) (*Engine, []*testenv.Redis) {
+	t.Helper()
+	servers := testenv.StartRedis(t, 3)
+	e, err := New(testenv.Addrs(servers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e, servers
 }

@@ -157,15 +157,23 @@ func TestClose(t *testing.T) {
 	}
 }
 
-func TestPeerReset(t *testing.T) {
+// resetPair returns a wrapped connection whose peer has reset it.
+func resetPair(t *testing.T) net.Conn {
+	t.Helper()
 	c, s := pair(t)
-	// Closing with unread data makes the kernel reset the connection.
+	// Closing with unread data and no linger makes the kernel reset the
+	// connection.
 	if _, err := c.Write([]byte("unread")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
 	_ = s.(interface{ SetLinger(int) error }).SetLinger(0)
 	_ = s.Close()
+	return c
+}
+
+func TestPeerReset(t *testing.T) {
+	c := resetPair(t)
 	deadline := time.Now().Add(10 * time.Second)
 	var err error
 	for err == nil && time.Now().Before(deadline) {
@@ -184,13 +192,7 @@ func TestPeerReset(t *testing.T) {
 // TestReadReset reads from a connection its peer reset: an error and no
 // bytes, never the -1 the system call returns.
 func TestReadReset(t *testing.T) {
-	c, s := pair(t)
-	if _, err := c.Write([]byte("unread")); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	_ = s.(interface{ SetLinger(int) error }).SetLinger(0)
-	_ = s.Close()
+	c := resetPair(t)
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	n, err := c.Read(make([]byte, 16))
 	if n != 0 || !errors.Is(err, syscall.ECONNRESET) {
