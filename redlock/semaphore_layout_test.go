@@ -1,6 +1,7 @@
 package redlock
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +132,60 @@ func newEngineOnNew3(t *testing.T) (*Engine, []*testenv.Redis) {
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	return e, servers
+}
+
+// TestSemaphoreStraySlotRepaired: a permit that one node holds on another
+// slot than the quorum's (the undo after its acquire failed there) is
+// moved to the quorum's slot by its next extend, so that node's other
+// slot is free again: with limit 2, a second permit that needs that node
+// is granted.
+func TestSemaphoreStraySlotRepaired(t *testing.T) {
+	e, faults, servers := newFaultEngine(t, 3)
+	a, err := e.AcquirePermit(ctx(t), "stray", 2, lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	// Node 2 holds a's permit on the other slot, as a failed undo leaves it.
+	c := adminClient(t, servers[2].Addr())
+	key := e.semKey("stray")
+	v, err := c.Do(ctx(t), c.B().Hget().Key(key).Field("p:"+a.ID).Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, rest, _ := strings.Cut(v, ":")
+	other := map[string]string{"0": "1", "1": "0"}[slot]
+	if err := c.Do(ctx(t), c.B().Hset().Key(key).FieldValue().FieldValue("p:"+a.ID, other+":"+rest).Build()).Error(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rawPermits(t, e, faults[2], "stray"); got["a"] != atoi(t, other) {
+		t.Fatalf("node 2 holds %v, want a on slot %s", got, other)
+	}
+	if _, err := e.ExtendPermit(ctx(t), "stray", a.ID, 30*time.Second); err != nil {
+		t.Fatalf("ExtendPermit: %v", err)
+	}
+	e.settle()
+	for i, f := range faults {
+		if got := rawPermits(t, e, f, "stray"); len(got) != 1 || got["a"] != atoi(t, slot) {
+			t.Errorf("node %d holds %v after the extend, want a on slot %s only", i, got, slot)
+		}
+	}
+	// The other slot is free on every node again: with node 0 down, a
+	// second permit needs nodes 1 and 2.
+	only(faults, 0b110)
+	if _, err := e.AcquirePermit(ctx(t), "stray", 2, lockd.AcquireOptions{Owner: "b", TTL: 30 * time.Second}); err != nil {
+		t.Fatalf("a second permit on nodes 1 and 2: %v", err)
+	}
+	if got := rawPermits(t, e, faults[2], "stray"); got["b"] != atoi(t, other) {
+		t.Errorf("node 2 holds %v, want b on slot %s", got, other)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

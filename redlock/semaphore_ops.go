@@ -79,8 +79,39 @@ func (e *Engine) ExtendPermit(ctx context.Context, name, leaseID string, ttl tim
 	if !time.Now().Before(lease.ExpiresAt) {
 		return lockd.Lease{}, fmt.Errorf("%w: nodes answered after the permit's validity (%v) ran out", lockd.ErrLost, lease.TTL-drift(lease.TTL))
 	}
+	e.unstrayPermit(ctx, lease, slot, replies)
 	e.reseedPermit(ctx, lease, slot, int(mostCommon(limits)), replies)
 	return lease, nil
+}
+
+// unstrayPermit releases the permit on the nodes that hold it on another
+// slot than the one a quorum just confirmed, and turns their replies into
+// "not here", so that reseedPermit writes it back on the right slot. A
+// node keeps such a stray slot when the undo after the permit's acquire
+// failed: it costs that node a slot for as long as the permit lives. It
+// is rare, so it runs before ExtendPermit answers.
+func (e *Engine) unstrayPermit(ctx context.Context, l lockd.Lease, slot int, replies []reply) {
+	stray := make([]reply, len(replies))
+	todo := 0
+	for i, r := range replies {
+		if s := permitSlot(r); s >= 0 && s != slot {
+			todo++
+			continue
+		}
+		stray[i].err = errSkipped
+	}
+	if todo == 0 {
+		return
+	}
+	// Announced as any release, so that a waiter for the slot it frees
+	// tries again.
+	out, _ := e.round(ctx, e.cfg.nodeTimeout, stray, semReleaseScript, []string{e.semKey(l.Name), e.semDetailsKey(l.Name)},
+		[]string{l.ID, "", e.releasedChannel(), lockd.SemaphoreLine(l.Name)}, allAnswered)
+	for i, r := range out {
+		if stray[i].err == nil && r.err == nil {
+			replies[i] = reply{v: []any{int64(0)}}
+		}
+	}
 }
 
 // reseedPermit writes a permit that a quorum just confirmed on slot back
