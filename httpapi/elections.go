@@ -118,7 +118,8 @@ func (s *Server) handleLeader(w http.ResponseWriter, r *http.Request) error {
 // after an "error" event with code unavailable; and when the observer
 // falls behind (election.ObserverBuffer changes unread), after the same
 // event, so that a client observes again. Past the observer cap the
-// answer is 503 unavailable before any stream.
+// answer is 503 unavailable before any stream; past a client's own
+// (Limits.ObserversPerClient), 429 rate_limited.
 func (s *Server) handleObserve(w http.ResponseWriter, r *http.Request) error {
 	name, err := lockName(r)
 	if err != nil {
@@ -131,6 +132,11 @@ func (s *Server) handleObserve(w http.ResponseWriter, r *http.Request) error {
 		return lockd.ErrUnavailable
 	default:
 	}
+	end, err := s.limits.observe(client(r))
+	if err != nil {
+		return err
+	}
+	defer end()
 	o, err := h.Observe(r.Context(), name)
 	if errors.Is(err, election.ErrTooManyObservers) {
 		w.Header().Set("Retry-After", "1")

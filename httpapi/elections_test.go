@@ -333,3 +333,64 @@ func TestObserveOutlivesWriteTimeout(t *testing.T) {
 	a := wantStatus(t, send(t, srv, "POST", "/v1/elections/e/campaign", `{"owner":"a"}`), http.StatusOK)
 	wantLeader(t, s.next(t), "a", a["term"].(float64))
 }
+
+// openObserve opens an observe stream as token and returns its status
+// once the answer's head came, and the function that leaves it.
+func openObserve(t *testing.T, url, name, token string) (int, http.Header, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	req, err := http.NewRequestWithContext(ctx, "GET", url+"/v1/elections/"+name+"/observe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("observe: %v", err)
+	}
+	leave := func() {
+		cancel()
+		resp.Body.Close()
+	}
+	t.Cleanup(leave)
+	return resp.StatusCode, resp.Header, leave
+}
+
+// TestObserveCapPerClient: past Limits.ObserversPerClient, a client's next
+// observe stream is refused 429 rate_limited with Retry-After, while
+// another client still gets its own; a stream that ends frees its place.
+func TestObserveCapPerClient(t *testing.T) {
+	srv := newServer(t, nil, httpapi.WithMaxObservers(10), httpapi.WithLimits(httpapi.Limits{ObserversPerClient: 2}),
+		httpapi.WithKeys([]httpapi.Key{key(t, "a", "token-a", httpapi.RoleRead), key(t, "b", "token-b", httpapi.RoleRead)}))
+	var leaveFirst func()
+	for i := range 2 {
+		status, _, leave := openObserve(t, srv.URL, "e", "token-a")
+		if status != http.StatusOK {
+			t.Fatalf("a's stream %d: status %d, want 200", i+1, status)
+		}
+		if i == 0 {
+			leaveFirst = leave
+		}
+	}
+	status, h, _ := openObserve(t, srv.URL, "e", "token-a")
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Fatalf("a's third stream: status %d, Retry-After %q; want 429 with Retry-After", status, h.Get("Retry-After"))
+	}
+	if status, _, _ := openObserve(t, srv.URL, "e", "token-b"); status != http.StatusOK {
+		t.Fatalf("b's stream: status %d, want 200: a's limit is a's", status)
+	}
+	leaveFirst()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, _, leave := openObserve(t, srv.URL, "e", "token-a")
+		if status == http.StatusOK {
+			break
+		}
+		leave()
+		if time.Now().After(deadline) {
+			t.Fatalf("a's stream still refused (%d) 5s after one of its streams ended", status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -31,6 +31,10 @@ type Limits struct {
 	// NamesPerMinute bounds the distinct names (of locks, semaphores,
 	// elections) one client may use in a minute.
 	NamesPerMinute int
+	// ObserversPerClient bounds the observe streams (of elections) one
+	// client keeps open at once, within the server's own cap on all of
+	// them (WithMaxObservers): one client cannot take them all.
+	ObserversPerClient int
 }
 
 // Bounds of the limiters' own memory.
@@ -55,7 +59,8 @@ func WithLimits(l Limits) Option {
 }
 
 // LimitObserver is told of every request refused for a limit: "waiters",
-// "waiters_per_name", "rate" or "names". lockd's metrics implement it.
+// "waiters_per_name", "rate", "names" or "observers". lockd's metrics
+// implement it.
 type LimitObserver interface {
 	ObserveLimited(limit string)
 }
@@ -83,6 +88,7 @@ type limiter struct {
 	window   time.Time // start of the names minute
 	names    map[string]map[uint64]struct{}
 	tracked  int
+	streams  map[string]int // open observe streams by client
 	observer LimitObserver
 }
 
@@ -95,7 +101,31 @@ func newLimiter(cfg Limits, now func() time.Time) *limiter {
 	if cfg.Burst < 1 {
 		cfg.Burst = max(1, int(math.Ceil(cfg.Rate)))
 	}
-	return &limiter{cfg: cfg, now: now, perName: map[string]int{}, buckets: map[string]*bucket{}, names: map[string]map[uint64]struct{}{}}
+	return &limiter{cfg: cfg, now: now, perName: map[string]int{}, buckets: map[string]*bucket{}, names: map[string]map[uint64]struct{}{},
+		streams: map[string]int{}}
+}
+
+// observe counts an observe stream of client, and returns the function
+// that ends it; past ObserversPerClient it refuses. An entry lives only
+// while its client has a stream open, so the map holds at most as many
+// entries as the server serves streams.
+func (l *limiter) observe(client string) (func(), error) {
+	if l == nil || l.cfg.ObserversPerClient <= 0 {
+		return func() {}, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.streams[client] >= l.cfg.ObserversPerClient {
+		return nil, l.refuse("observers", fmt.Sprintf("this client has %d observe streams open, the most one client may", l.cfg.ObserversPerClient), time.Second)
+	}
+	l.streams[client]++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.streams[client]--; l.streams[client] <= 0 {
+			delete(l.streams, client)
+		}
+	}, nil
 }
 
 func (l *limiter) refuse(which, msg string, after time.Duration) error {

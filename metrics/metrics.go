@@ -139,7 +139,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		reg: reg,
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lockd_limited_total",
-			Help: "Requests refused (429 rate_limited) by limit: waiters, waiters_per_name, rate, names.",
+			Help: "Requests refused (429 rate_limited) by limit: waiters, waiters_per_name, rate, names, observers.",
 		}, []string{"limit"}),
 		states: map[string]string{},
 		grants: grants{at: map[string]grant{}},

@@ -79,6 +79,7 @@ names, else the defaults; "lockd config print" shows the result.
 		{Flag: "rate-limit", Env: "LOCKD_RATE_LIMIT", Default: "0", Usage: "requests per second one client may send (its API key, else its IP address); more get 429; 0 means no limit"},
 		{Flag: "rate-burst", Env: "LOCKD_RATE_BURST", Default: "0", Usage: "requests one client may send at once under --rate-limit; 0 means the rate rounded up"},
 		{Flag: "names-per-minute", Env: "LOCKD_NAMES_PER_MINUTE", Default: "0", Usage: "distinct lock, semaphore and election names one client may use in a minute; more get 429; 0 means no limit"},
+		{Flag: "max-observers-per-client", Env: "LOCKD_MAX_OBSERVERS_PER_CLIENT", Default: "256", Usage: "election observe streams one client (its API key, else its IP address) may keep open at once, of the 1024 this lockd serves; more get 429; 0 means no limit"},
 		{Flag: "event-log", Env: "LOCKD_EVENT_LOG", Bool: true, Default: "true", Usage: "log one info line per grant, refusal after a wait, loss and release (name, owner, fence, wait, hold time)"},
 		{Flag: "pprof", Env: "LOCKD_PPROF", Usage: "serve Go's profiles (/debug/pprof/) on this host:port, apart from the API; none means off. Profiles show internals: keep it on a loopback address"},
 		{Flag: "shutdown-timeout", Env: "LOCKD_SHUTDOWN_TIMEOUT", Default: "10s", Usage: "on SIGINT or SIGTERM, how long in-flight requests may take to finish"},
@@ -241,7 +242,7 @@ func (s *settings) limitsConfig() (httpapi.Limits, error) {
 	for _, f := range []struct {
 		name string
 		to   *int
-	}{{"max-waiters", &l.MaxWaiters}, {"max-waiters-per-name", &l.MaxWaitersPerName}, {"rate-burst", &l.Burst}, {"names-per-minute", &l.NamesPerMinute}} {
+	}{{"max-waiters", &l.MaxWaiters}, {"max-waiters-per-name", &l.MaxWaitersPerName}, {"rate-burst", &l.Burst}, {"names-per-minute", &l.NamesPerMinute}, {"max-observers-per-client", &l.ObserversPerClient}} {
 		if *f.to, err = strconv.Atoi(s.get(f.name)); err != nil || *f.to < 0 {
 			return l, usageErrorf("%s %q: want a whole number, 0 or more", s.label(f.name), s.get(f.name))
 		}
