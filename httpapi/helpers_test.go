@@ -86,6 +86,11 @@ func send(t *testing.T, srv *httptest.Server, method, path, body string) respons
 func sendAsync(srv *httptest.Server, method, path, body string) (response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
+	return sendCtx(ctx, srv, method, path, body)
+}
+
+// sendCtx is sendAsync with ctx, which bounds the request.
+func sendCtx(ctx context.Context, srv *httptest.Server, method, path, body string) (response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		return response{}, err

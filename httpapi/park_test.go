@@ -76,19 +76,11 @@ func sendInBackground(t *testing.T, ctx context.Context, srv *httptest.Server, p
 	t.Helper()
 	out := make(chan response, 1)
 	go func() {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(body))
+		r, err := sendCtx(ctx, srv, http.MethodPost, path, body)
 		if err != nil {
-			out <- response{}
-			return
+			r = response{}
 		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			out <- response{}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		out <- response{status: resp.StatusCode, header: resp.Header, body: b}
+		out <- r
 	}()
 	return out
 }
