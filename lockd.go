@@ -129,10 +129,10 @@ type AcquireOptions struct {
 	// without Fair an acquire may still make one attempt on arrival,
 	// taking a free lock ahead of them (the redlock engine makes it only
 	// when nobody waits in line yet, or for the holder's owner, since its
-	// releases hand the lock to the line). With Fair it does not: it waits behind them (and with
-	// Wait 0 it is refused while anyone waits). Order is per engine, that
-	// is per lockd: the lines of different lockd instances race when the
-	// lock is freed.
+	// releases hand the lock to the line). With Fair it does not: it
+	// waits behind them (and with Wait 0 it is refused while anyone
+	// waits). Order is per engine, that is per lockd: the lines of
+	// different lockd instances race when the lock is freed.
 	Fair bool
 	// Metadata is an optional JSON object of at most MaxMetadataLen bytes,
 	// stored with the lease and shown by Inspect.

@@ -69,12 +69,13 @@ func New(addrs []string, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, id: newAttemptTag(), workers: newWorkers()}
-	for _, n := range newRedisNodes(addrs, &e.cfg) {
-		e.nodes = append(e.nodes, n)
-	}
-	e.quorum = len(e.nodes)/2 + 1
-	e.gates = make([]gate, len(e.nodes))
+	e := newEngine(cfg, func(c *config) []node {
+		var nodes []node
+		for _, n := range newRedisNodes(addrs, c) {
+			nodes = append(nodes, n)
+		}
+		return nodes
+	})
 	if o := e.cfg.observer; o != nil {
 		names := make([]string, len(e.nodes))
 		for i, n := range e.nodes {
@@ -92,7 +93,17 @@ func newWithNodes(nodes []node, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{nodes: nodes, quorum: len(nodes)/2 + 1, cfg: cfg, id: newAttemptTag(), gates: make([]gate, len(nodes)), workers: newWorkers()}, nil
+	return newEngine(cfg, func(*config) []node { return nodes }), nil
+}
+
+// newEngine returns an engine of cfg over the nodes that nodes makes,
+// given the engine's own config (which the nodes keep).
+func newEngine(cfg config, nodes func(*config) []node) *Engine {
+	e := &Engine{cfg: cfg, id: newAttemptTag(), workers: newWorkers()}
+	e.nodes = nodes(&e.cfg)
+	e.quorum = len(e.nodes)/2 + 1
+	e.gates = make([]gate, len(e.nodes))
+	return e
 }
 
 // Quorum returns how many nodes must agree: N/2+1.
