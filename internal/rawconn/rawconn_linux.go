@@ -39,7 +39,6 @@ func (c *Conn) Read(b []byte) (int, error) {
 		n     int
 		errno syscall.Errno
 	)
-	defer func() { raceRead(b[:n]) }()
 	err := c.raw.Read(func(fd uintptr) bool {
 		for {
 			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
@@ -57,6 +56,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return true
 		}
 	})
+	raceRead(b[:n])
 	return c.result(n, errno, err, "read", true)
 }
 
@@ -68,7 +68,6 @@ func (c *Conn) Write(b []byte) (int, error) {
 		n     int
 		errno syscall.Errno
 	)
-	defer func() { raceWrote(b[:n]) }()
 	err := c.raw.Write(func(fd uintptr) bool {
 		for n < len(b) {
 			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
@@ -85,6 +84,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		return true
 	})
+	raceWrote(b[:n])
 	return c.result(n, errno, err, "write", false)
 }
 
