@@ -128,8 +128,9 @@ type AcquireOptions struct {
 	// for a lock inside one engine are granted in arrival order, and
 	// without Fair an acquire may still make one attempt on arrival,
 	// taking a free lock ahead of them (the redlock engine makes it only
-	// when nobody waits in line yet, or for the holder's owner, since its
-	// releases hand the lock to the line). With Fair it does not: it
+	// when nobody waits in line yet, when it has not seen the holder, or
+	// for the holder's owner, since its releases hand the lock to the
+	// line). With Fair it does not: it
 	// waits behind them (and with Wait 0 it is refused while anyone
 	// waits). Order is per engine, that is per lockd: the lines of
 	// different lockd instances race when the lock is freed.

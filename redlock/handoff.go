@@ -108,5 +108,5 @@ func (e *Engine) handoffLate(late stragglers) stragglers {
 func (e *Engine) releaseAbandoned(l lockd.Lease) {
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.nodeTimeout)
 	defer cancel()
-	_, _ = e.release(ctx, l.Name, l.ID, "", "")
+	_, _ = e.release(ctx, l.Name, l.ID, "", l.Hold)
 }

@@ -114,12 +114,18 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 				return lockd.Lease{}, e.waitEnded(ctx, &lockd.NotObtainedError{Name: name})
 			}
 			// The wait ran out in line: one attempt, so that the answer
-			// says who holds the lock.
-			lease, err := e.waitAttempt(ctx, line, name, try, f.withdraw(), &woken, start)
+			// says who holds the lock. (waitTurn withdrew the offer: no
+			// release took it.)
+			lease, err := e.waitAttempt(ctx, line, name, try, nil, &woken, start)
 			granted = err == nil
 			return lease, err
 		default:
-			after, woken = e.afterGrant(w, line, name)
+			// The wake channel taken on joining stays unless the one
+			// before left with the lock: then its release is what to
+			// hear.
+			if ag, released := e.afterGrant(w, line, name); ag {
+				after, woken = true, released
+			}
 		}
 	}
 	for attempt := 0; ; attempt++ {

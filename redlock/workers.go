@@ -36,6 +36,7 @@ func (w *workers) run(f func()) {
 func (w *workers) work(f func()) {
 	for {
 		f()
+		f = nil // an idle worker keeps nothing of its last call
 		if w.idle.Add(1) > maxIdleWorkers {
 			w.idle.Add(-1)
 			return
