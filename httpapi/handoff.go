@@ -123,6 +123,16 @@ func bare(c net.Conn) net.Conn {
 	return c
 }
 
+// CloseWrite half-closes the connection when it can, as net/http does
+// before closing one it answered, so that its last answer is not lost to
+// a reset.
+func (c *handedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c *handedConn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	if len(c.prefix) > 0 {

@@ -281,19 +281,30 @@ func (p *parkedWait) answerHere(w http.ResponseWriter) error {
 	return writeJSON(w, http.StatusOK, p.body)
 }
 
+// maxPending bounds what a parked wait keeps of what its client sends
+// meanwhile (pipelined requests, kept for the server); past it, the
+// connection is no longer watched for a hang-up.
+const maxPending = 4 << 10
+
 // watch reads the parked connection until the client closes it, which
-// cancels the call, or sends more (a pipelined request, kept for the
-// server), or unwatch ends the read with a deadline in the past.
+// cancels the call, or unwatch ends the read with a deadline in the past.
+// What the client sends meanwhile (a pipelined request) is kept for the
+// server, up to maxPending.
 func (p *parkedWait) watch(watched chan struct{}) {
 	defer close(watched)
-	var b [1]byte
-	n, err := p.conn.Read(b[:])
-	switch {
-	case n > 0:
-		p.pending = append(p.pending, b[0])
-	case err != nil && !errors.Is(err, os.ErrDeadlineExceeded):
-		p.gone = true
-		p.cancel(nil)
+	var b [512]byte
+	for len(p.pending) < maxPending {
+		n, err := p.conn.Read(b[:min(len(b), maxPending-len(p.pending))])
+		p.pending = append(p.pending, b[:n]...)
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return
+		default:
+			p.gone = true
+			p.cancel(nil)
+			return
+		}
 	}
 }
 
@@ -305,6 +316,18 @@ var aLongTimeAgo = time.Unix(1, 0)
 // connection back to the server (or closes it).
 func (p *parkedWait) answer() {
 	s := p.s
+	// Off the request's goroutine, net/http's recovery does not cover
+	// what the answer runs (error rendering, the request observer): a
+	// panic there ends this connection, not the process.
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.ErrorContext(p.ctx, "answering a parked wait panicked", slog.Group("request", slog.String("method", p.method), slog.String("path", p.path)),
+				slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+			s.park.leave(p)
+			p.cancel(nil)
+			_ = p.conn.Close()
+		}
+	}()
 	if p.unwatch != nil {
 		p.unwatch()
 	}

@@ -332,3 +332,47 @@ func TestParkedConnectionIdles(t *testing.T) {
 		t.Errorf("a stalled request held its connection %v, want about its ReadHeaderTimeout (300ms)", el)
 	}
 }
+
+// opaqueListener yields connections that hide their socket (no
+// syscall.Conn), so parked waits watch them with a blocked read, as on
+// systems without epoll.
+type opaqueListener struct{ net.Listener }
+
+type opaqueConn struct{ net.Conn }
+
+func (l opaqueListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return opaqueConn{c}, nil
+}
+
+// TestParkedWaitReadWatcher: watched by a blocked read, a parked wait
+// still ends when its client hangs up after sending more bytes (the start
+// of a pipelined request): the watcher keeps reading.
+func TestParkedWaitReadWatcher(t *testing.T) {
+	srv, api := newParkingServerOn(t, false, func(ln net.Listener) net.Listener { return opaqueListener{ln} })
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	wantStatus(t, held, http.StatusOK)
+	c, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), requestTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := `{"owner":"gone","ttl_ms":60000,"wait_ms":60000}` // longer than waitParked waits
+	if _, err := fmt.Fprintf(c, "POST /v1/locks/a/acquire HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, api, 1)
+	if _, err := io.WriteString(c, "GET /v1/locks/a HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // read by the watcher
+	_ = c.Close()
+	waitParked(t, api, 0)
+	wantStatus(t, send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`), http.StatusOK)
+	if r := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"third","ttl_ms":60000}`); r.status != http.StatusOK {
+		t.Errorf("acquire after the release: got %d %s; the wait of the client that left was not ended", r.status, r.body)
+	}
+}
