@@ -87,11 +87,12 @@ func (h *handoff) fits(c net.Conn) bool {
 // handedConn is an answered parked connection given back to the server.
 // Its first reads return prefix: what was read from it, after the request,
 // while it was parked. The server takes it for a new connection and bounds
-// the wait for its first request by ReadHeaderTimeout; but it is a
-// kept-alive connection, idle between requests, which net/http bounds by
-// IdleTimeout. So until the next request's first byte, a read deadline
-// the server sets is stretched to idle; from that byte on, the server's
-// own bound applies, counted from then.
+// the wait for its first request by ReadHeaderTimeout (or nothing); but it
+// is a kept-alive connection, idle between requests, which net/http bounds
+// by IdleTimeout. So until the next request's first byte, the read
+// deadline is idle, whatever the server sets; from that byte on, the
+// server's own bound applies (or none), counted from then, as net/http
+// counts ReadHeaderTimeout from when an idle connection turns readable.
 type handedConn struct {
 	net.Conn
 	idle time.Duration
@@ -99,7 +100,7 @@ type handedConn struct {
 	mu      sync.Mutex
 	prefix  []byte
 	started bool          // a byte of the next request was read
-	asked   time.Duration // the server's read bound, while not started
+	asked   time.Duration // the server's read bound, while not started; 0 for none
 }
 
 // handBack returns c, answered, for the server: with pending (bytes read
@@ -112,7 +113,13 @@ func handBack(c net.Conn, pending []byte, idle time.Duration) net.Conn {
 		h.mu.Unlock()
 		c = h.Conn
 	}
-	return &handedConn{Conn: c, idle: idle, prefix: pending}
+	h := &handedConn{Conn: c, idle: idle, prefix: pending}
+	if idle > 0 {
+		// Bounded from now: a server without ReadHeaderTimeout (or
+		// ReadTimeout) sets no read deadline on a new connection.
+		_ = c.SetReadDeadline(time.Now().Add(idle))
+	}
+	return h
 }
 
 // bare returns the connection under a handedConn.
@@ -159,19 +166,25 @@ func (c *handedConn) startLocked() {
 		return
 	}
 	c.started = true
-	if c.asked > 0 {
+	switch {
+	case c.asked > 0:
 		_ = c.Conn.SetReadDeadline(time.Now().Add(c.asked))
+	case c.idle > 0:
+		_ = c.Conn.SetReadDeadline(time.Time{}) // idle's, not the server's
 	}
 }
 
 func (c *handedConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.started || c.idle <= 0 || !t.After(time.Now()) {
-		return c.Conn.SetReadDeadline(t) // none, or one in the past (ending a read): as asked
+	if c.started || c.idle <= 0 || !t.IsZero() && !t.After(time.Now()) {
+		return c.Conn.SetReadDeadline(t) // one in the past ends a read: as asked
 	}
-	c.asked = time.Until(t)
-	return c.Conn.SetReadDeadline(time.Now().Add(max(c.asked, c.idle)))
+	c.asked = 0
+	if !t.IsZero() {
+		c.asked = time.Until(t)
+	}
+	return c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 }
 
 // give hands c back to the server. It reports false, and closes c, when

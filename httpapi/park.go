@@ -145,6 +145,7 @@ type parkedWait struct {
 	parked   bool
 
 	// Once parked (read after unwatch returns):
+	idle    time.Duration // how long the serving http.Server lets a connection idle
 	conn    net.Conn
 	pending []byte // read from the connection after the request
 	unwatch func() // stops watching for the client's hang-up
@@ -211,6 +212,7 @@ func (s *Server) waitParked(w http.ResponseWriter, r *http.Request, wait time.Du
 		return p.answerHere(w)
 	}
 	rec.parked = true
+	p.idle = idleTimeout(r)
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		p.pending = bytes.Clone(b)
@@ -355,7 +357,23 @@ func (p *parkedWait) answer() {
 		_ = p.conn.Close()
 		return
 	}
-	s.park.ln.give(handBack(p.conn, p.pending, s.idleTimeout))
+	s.park.ln.give(handBack(p.conn, p.pending, p.idle))
+}
+
+// idleTimeout is how long the http.Server serving r lets a kept-alive
+// connection idle between requests (its IdleTimeout, else its
+// ReadTimeout, as net/http does); 0 when it does not bound it, or when r
+// came through no http.Server.
+func idleTimeout(r *http.Request) time.Duration {
+	srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server)
+	switch {
+	case !ok:
+		return 0
+	case srv.IdleTimeout > 0:
+		return srv.IdleTimeout
+	default:
+		return max(srv.ReadTimeout, 0)
+	}
 }
 
 // bufferedAnswer is a ResponseWriter that keeps the answer, which a parked

@@ -273,7 +273,7 @@ func TestParkedWaitTLSAroundListener(t *testing.T) {
 // bounds it again.
 func TestParkedConnectionIdles(t *testing.T) {
 	eng := memlock.New()
-	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()), httpapi.WithIdleTimeout(30*time.Second))
+	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()))
 	srv := httptest.NewUnstartedServer(api)
 	srv.Config.ReadHeaderTimeout = 300 * time.Millisecond
 	srv.Config.IdleTimeout = 30 * time.Second
@@ -374,5 +374,52 @@ func TestParkedWaitReadWatcher(t *testing.T) {
 	wantStatus(t, send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`), http.StatusOK)
 	if r := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"third","ttl_ms":60000}`); r.status != http.StatusOK {
 		t.Errorf("acquire after the release: got %d %s; the wait of the client that left was not ended", r.status, r.body)
+	}
+}
+
+// TestParkedConnectionIdleBound: a connection handed back after a parked
+// wait is closed once idle past the serving http.Server's IdleTimeout,
+// also when the server sets no ReadHeaderTimeout, as a kept-alive
+// connection is.
+func TestParkedConnectionIdleBound(t *testing.T) {
+	eng := memlock.New()
+	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()))
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config.IdleTimeout = 300 * time.Millisecond
+	srv.Listener = api.Listener(srv.Listener)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		api.Drain(ctx, time.Second)
+		_ = eng.Close()
+	})
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(requestTimeout))
+	body := `{"owner":"second","ttl_ms":60000,"wait_ms":5000}`
+	if _, err := fmt.Fprintf(c, "POST /v1/locks/a/acquire HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, api, 1)
+	send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the parked wait's answer: %v, %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	start := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection after the answer: %v after %v, want the server to close it (EOF)", err, time.Since(start))
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("idle connection closed after %v, want about the IdleTimeout (300ms)", el)
 	}
 }

@@ -55,7 +55,6 @@ type Server struct {
 
 	bodyReadTimeout time.Duration
 	writeTimeout    time.Duration
-	idleTimeout     time.Duration // the http.Server's, for parked connections handed back
 	warnings        *logLimiter
 	requests        RequestObserver
 	metrics         http.Handler
@@ -108,19 +107,6 @@ func WithWriteTimeout(d time.Duration) Option {
 	return func(s *Server) { s.writeTimeout = d }
 }
 
-// DefaultIdleTimeout is how long a connection answered after a parked wait
-// may stay idle before its next request: lockd's http.Server's IdleTimeout.
-const DefaultIdleTimeout = 2 * time.Minute
-
-// WithIdleTimeout tells the server the IdleTimeout of the http.Server that
-// serves it: a connection answered after a parked wait goes back to that
-// server as a new connection, whose next request is otherwise bounded by
-// its ReadHeaderTimeout, not by its IdleTimeout. d <= 0 leaves the
-// ReadHeaderTimeout. The default is DefaultIdleTimeout.
-func WithIdleTimeout(d time.Duration) Option {
-	return func(s *Server) { s.idleTimeout = d }
-}
-
 // RequestObserver is told of every request answered: lockd's metrics
 // implement it. Its method is called concurrently and must not block.
 type RequestObserver interface {
@@ -166,7 +152,6 @@ func New(engine lockd.Engine, opts ...Option) *Server {
 		version:         DefaultVersion,
 		bodyReadTimeout: bodyReadTimeout,
 		writeTimeout:    DefaultWriteTimeout,
-		idleTimeout:     DefaultIdleTimeout,
 		warnings:        newLogLimiter(time.Now),
 	}
 	for _, o := range opts {

@@ -157,7 +157,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		}
 		defer stop()
 	}
-	api := httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys), httpapi.WithLimits(cfg.limits), httpapi.WithIdleTimeout(idleTimeout))...)
+	api := httpapi.New(eng, append(b.opts, httpapi.WithLogger(log), httpapi.WithMode(mode), httpapi.WithVersion(buildVersion()), httpapi.WithKeys(cfg.keys), httpapi.WithLimits(cfg.limits))...)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: readHeaderTimeout,
