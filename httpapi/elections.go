@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,11 +66,13 @@ func (s *Server) handleCampaign(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	lease, err := s.hub().Campaign(r.Context(), name, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, wire.Leadership{Lease: wire.FromLease(lease), Term: lease.Fence})
+	return s.waitParked(w, r, opts.Wait, func(ctx context.Context) (any, error) {
+		lease, err := s.hub().Campaign(ctx, name, opts)
+		if err != nil {
+			return nil, err
+		}
+		return wire.Leadership{Lease: wire.FromLease(lease), Term: lease.Fence}, nil
+	})
 }
 
 // handleResign serves POST /v1/elections/{name}/resign. Like a release, it

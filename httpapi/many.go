@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -23,11 +24,13 @@ func (s *Server) handleAcquireMany(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	leases, err := lockd.AcquireMany(r.Context(), s.engine, req.Names, opts)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, many(leases))
+	return s.waitParked(w, r, opts.Wait, func(ctx context.Context) (any, error) {
+		leases, err := lockd.AcquireMany(ctx, s.engine, req.Names, opts)
+		if err != nil {
+			return nil, err
+		}
+		return many(leases), nil
+	})
 }
 
 // handleExtendMany serves POST /v1/locks:extend-many. Every lock is tried;

@@ -423,3 +423,28 @@ func TestParkedConnectionIdleBound(t *testing.T) {
 		t.Errorf("idle connection closed after %v, want about the IdleTimeout (300ms)", el)
 	}
 }
+
+// TestParkedOtherWaits: a campaign and an acquire of several locks that
+// wait park as a lock's acquire does, and are answered after the release.
+func TestParkedOtherWaits(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, body, field string
+	}{
+		{"Campaign", "/v1/elections/a/campaign", `{"owner":"second","ttl_ms":60000,"wait_ms":10000}`, "term"},
+		{"AcquireMany", "/v1/locks:acquire-many", `{"names":["a","b"],"owner":"second","ttl_ms":60000,"wait_ms":10000}`, "locks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, api := newParkingServer(t)
+			held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+			wantStatus(t, held, http.StatusOK)
+			waiting := sendInBackground(t, context.Background(), srv, tc.path, tc.body)
+			waitParked(t, api, 1)
+			wantStatus(t, send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`), http.StatusOK)
+			got := receive(t, waiting)
+			wantStatus(t, got, http.StatusOK)
+			if _, ok := got.object(t)[tc.field]; !ok {
+				t.Errorf("answer %s has no %q", got.body, tc.field)
+			}
+		})
+	}
+}
