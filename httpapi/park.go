@@ -42,7 +42,8 @@ type parking struct {
 
 // Listener returns ln wrapped for serving s: serve the returned listener
 // with the http.Server whose handler is s, before serving starts. Waiting
-// acquires (of locks and permits) still waiting after a moment are then
+// acquires (of locks, permits, several locks, leadership) still waiting
+// after a moment are then
 // parked: their connection is taken from the http.Server while they wait,
 // and given back to it, for the client's next request, once answered.
 // Without it every waiting acquire holds its connection's goroutine and
@@ -50,7 +51,10 @@ type parking struct {
 // Shutdown: parked waits are not among the requests Shutdown waits for.
 // For HTTPS, wrap ln in TLS before Listener (tls.NewListener), as lockd
 // does: with TLS around the returned listener (ServeTLS), a parked
-// connection is closed after its answer instead of kept alive.
+// connection is closed after its answer instead of kept alive. The
+// requests that follow a parked wait on its connection come to handlers
+// without TLS details (r.TLS is nil): the connection goes back to the
+// server wrapped. Call Listener once per Server.
 func (s *Server) Listener(ln net.Listener) net.Listener {
 	h := newHandoff(ln)
 	s.park = &parking{ln: h, waits: make(map[*parkedWait]struct{})}
