@@ -272,36 +272,13 @@ func TestParkedWaitTLSAroundListener(t *testing.T) {
 // ReadHeaderTimeout; and once that request starts, ReadHeaderTimeout
 // bounds it again.
 func TestParkedConnectionIdles(t *testing.T) {
-	eng := memlock.New()
-	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()))
-	srv := httptest.NewUnstartedServer(api)
-	srv.Config.ReadHeaderTimeout = 300 * time.Millisecond
-	srv.Config.IdleTimeout = 30 * time.Second
-	srv.Listener = api.Listener(srv.Listener)
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		api.Drain(ctx, time.Second)
-		_ = eng.Close()
+	c, br := parkedAnswered(t, func(srv *http.Server) {
+		srv.ReadHeaderTimeout = 300 * time.Millisecond
+		srv.IdleTimeout = 30 * time.Second
 	})
-	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(requestTimeout))
-	br := bufio.NewReader(c)
 	raw := func(method, path, body string) string {
 		return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", method, path, len(body), body)
 	}
-	if _, err := io.WriteString(c, raw("POST", "/v1/locks/a/acquire", `{"owner":"second","ttl_ms":60000,"wait_ms":5000}`)); err != nil {
-		t.Fatal(err)
-	}
-	waitParked(t, api, 1)
-	send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`)
 	answer := func() (*http.Response, error) {
 		resp, err := http.ReadResponse(br, nil)
 		if err == nil {
@@ -309,9 +286,6 @@ func TestParkedConnectionIdles(t *testing.T) {
 			_ = resp.Body.Close()
 		}
 		return resp, err
-	}
-	if resp, err := answer(); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the parked wait's answer: %v, %v", resp, err)
 	}
 	time.Sleep(700 * time.Millisecond) // idle past ReadHeaderTimeout
 	if _, err := io.WriteString(c, raw("GET", "/v1/locks/a", "")); err != nil {
@@ -382,39 +356,7 @@ func TestParkedWaitReadWatcher(t *testing.T) {
 // also when the server sets no ReadHeaderTimeout, as a kept-alive
 // connection is.
 func TestParkedConnectionIdleBound(t *testing.T) {
-	eng := memlock.New()
-	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()))
-	srv := httptest.NewUnstartedServer(api)
-	srv.Config.IdleTimeout = 300 * time.Millisecond
-	srv.Listener = api.Listener(srv.Listener)
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		api.Drain(ctx, time.Second)
-		_ = eng.Close()
-	})
-	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
-	c, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(requestTimeout))
-	body := `{"owner":"second","ttl_ms":60000,"wait_ms":5000}`
-	if _, err := fmt.Fprintf(c, "POST /v1/locks/a/acquire HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
-		t.Fatal(err)
-	}
-	waitParked(t, api, 1)
-	send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`)
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("the parked wait's answer: %v, %v", resp, err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
+	_, br := parkedAnswered(t, func(srv *http.Server) { srv.IdleTimeout = 300 * time.Millisecond })
 	start := time.Now()
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("idle connection after the answer: %v after %v, want the server to close it (EOF)", err, time.Since(start))
@@ -447,4 +389,46 @@ func TestParkedOtherWaits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parkedAnswered serves a parking Server through an http.Server that
+// configure sets up, parks a raw client's waiting acquire on it, answers
+// it with a release, and returns the client's connection and reader, the
+// answer read.
+func parkedAnswered(t *testing.T, configure func(*http.Server)) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	eng := memlock.New()
+	api := httpapi.New(eng, httpapi.WithLogger(discardLogger()))
+	srv := httptest.NewUnstartedServer(api)
+	configure(srv.Config)
+	srv.Listener = api.Listener(srv.Listener)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		api.Drain(ctx, time.Second)
+		_ = eng.Close()
+	})
+	held := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"first","ttl_ms":60000}`)
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(requestTimeout))
+	body := `{"owner":"second","ttl_ms":60000,"wait_ms":5000}`
+	if _, err := fmt.Fprintf(c, "POST /v1/locks/a/acquire HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, api, 1)
+	send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+held.object(t)["lease"].(string)+`"}`)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the parked wait's answer: %v, %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return c, br
 }
