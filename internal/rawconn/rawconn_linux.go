@@ -88,6 +88,23 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return c.result(n, errno, err, "write", false)
 }
 
+// ReadOnce makes one read(2) of the non-blocking socket fd into b, as a
+// raw system call: for a check that must not wait, such as whether an idle
+// connection is still open (EAGAIN: nothing to read, and open). It
+// returns what read returned; err is a syscall.Errno or nil.
+func ReadOnce(fd uintptr, b []byte) (n int, err error) {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch e {
+		case 0:
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		}
+		return 0, e
+	}
+}
+
 // result turns what a raw call gave into what net.Conn gives: a read of
 // nothing is the end of the stream, and errors are *net.OpError.
 func (c *Conn) result(n int, errno syscall.Errno, err error, op string, read bool) (int, error) {
