@@ -102,13 +102,54 @@ func BenchmarkContended(b *testing.B) {
 		wg.Wait()
 	}
 	run(100) // dial, and load the scripts
-	redis0, self0 := redisCPU(b, servers), processCPU(b)
+	redis0, self0, script0 := redisCPU(b, servers), processCPU(b), scriptTime(b, servers)
 	b.ResetTimer()
 	run(int64(b.N))
 	b.StopTimer()
-	redis1, self1 := redisCPU(b, servers), processCPU(b)
+	redis1, self1, script1 := redisCPU(b, servers), processCPU(b), scriptTime(b, servers)
 	b.ReportMetric(float64((self1-self0).Microseconds())/float64(b.N), "engine-cpu-µs/op")
 	b.ReportMetric(float64((redis1-redis0).Microseconds())/float64(b.N), "redis-cpu-µs/op")
+	b.ReportMetric(float64((script1-script0).Microseconds())/float64(b.N), "script-µs/op")
+}
+
+// info returns the fields of one section of INFO on each server.
+func info(b *testing.B, servers []*testenv.Redis, section string) []map[string]string {
+	var out []map[string]string
+	for _, s := range servers {
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{s.Addr()}, DisableCache: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		text, err := c.Do(context.Background(), c.B().Info().Section(section).Build()).ToString()
+		c.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		fields := map[string]string{}
+		for _, line := range strings.Split(text, "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+				fields[k] = v
+			}
+		}
+		out = append(out, fields)
+	}
+	return out
+}
+
+// scriptTime returns the time the servers spent running scripts so far:
+// the usec of EVALSHA in INFO commandstats, which counts the commands a
+// script calls and the Lua around them, not reading or answering it.
+func scriptTime(b *testing.B, servers []*testenv.Redis) time.Duration {
+	var total time.Duration
+	for _, fields := range info(b, servers, "commandstats") {
+		for _, kv := range strings.Split(fields["cmdstat_evalsha"], ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == "usec" {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				total += time.Duration(n) * time.Microsecond
+			}
+		}
+	}
+	return total
 }
 
 // processCPU returns the CPU time this process used so far.
@@ -123,22 +164,10 @@ func processCPU(b *testing.B) time.Duration {
 // redisCPU returns the CPU time the servers used so far (INFO cpu).
 func redisCPU(b *testing.B, servers []*testenv.Redis) time.Duration {
 	var total time.Duration
-	for _, s := range servers {
-		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{s.Addr()}, DisableCache: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		info, err := c.Do(context.Background(), c.B().Info().Section("cpu").Build()).ToString()
-		c.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, line := range strings.Split(info, "\n") {
-			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-			if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
-				f, _ := strconv.ParseFloat(v, 64)
-				total += time.Duration(f * float64(time.Second))
-			}
+	for _, fields := range info(b, servers, "cpu") {
+		for _, k := range []string{"used_cpu_sys", "used_cpu_user"} {
+			f, _ := strconv.ParseFloat(fields[k], 64)
+			total += time.Duration(f * float64(time.Second))
 		}
 	}
 	return total
