@@ -21,3 +21,12 @@ func Parked(s *Server) int {
 	defer s.park.mu.Unlock()
 	return len(s.park.waits)
 }
+
+// IdleCalls returns how many goroutines wait to run the calls of s's next
+// waits.
+func IdleCalls(s *Server) int {
+	if s.park == nil {
+		return 0
+	}
+	return s.park.calls.Idle()
+}

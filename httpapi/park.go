@@ -15,12 +15,17 @@ import (
 	"time"
 
 	"github.com/lockd/lockd"
+	"github.com/lockd/lockd/internal/workers"
 )
 
 // parkAfter is how long a waiting acquire waits on its connection's own
 // goroutine before it is parked: most waits end sooner, and they are
 // answered as any other request.
 const parkAfter = 100 * time.Millisecond
+
+// maxIdleCalls bounds the goroutines kept idle for the calls of the next
+// waits.
+const maxIdleCalls = 64
 
 // drainPoll is how often Drain looks whether the parked waits are done.
 const drainPoll = 10 * time.Millisecond
@@ -34,10 +39,15 @@ const drainPoll = 10 * time.Millisecond
 // to the http.Server through the handoff listener, kept alive as before.
 type parking struct {
 	ln *handoff
+	// calls runs the waits' calls: their goroutines stay for the next
+	// wait, with the stack the last one grew (see internal/workers).
+	calls *workers.Pool
 
 	mu       sync.Mutex
 	waits    map[*parkedWait]struct{} // parked, or about to be
 	draining bool                     // Drain began: nothing parks any more
+
+	stopCalls sync.Once // closes calls after the first Drain
 }
 
 // Listener returns ln wrapped for serving s: serve the returned listener
@@ -57,7 +67,7 @@ type parking struct {
 // server wrapped. Call Listener once per Server.
 func (s *Server) Listener(ln net.Listener) net.Listener {
 	h := newHandoff(ln)
-	s.park = &parking{ln: h, waits: make(map[*parkedWait]struct{})}
+	s.park = &parking{ln: h, calls: workers.New(maxIdleCalls), waits: make(map[*parkedWait]struct{})}
 	return h
 }
 
@@ -70,6 +80,7 @@ func (s *Server) Drain(ctx context.Context, grace time.Duration) int {
 	if s.park == nil {
 		return 0
 	}
+	defer s.park.stopCalls.Do(s.park.calls.Close)
 	s.park.mu.Lock()
 	s.park.draining = true
 	s.park.mu.Unlock()
@@ -181,7 +192,7 @@ func (s *Server) waitParked(w http.ResponseWriter, r *http.Request, wait time.Du
 		return context.AfterFunc(r.Context(), func() { cancel(context.Cause(r.Context())) })
 	}
 	stop := follow()
-	go p.run(call)
+	s.park.calls.Run(func() { p.run(call) })
 	t := time.NewTimer(parkAfter)
 	select {
 	case <-p.done:

@@ -236,6 +236,35 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// TestWaitCallsReuseGoroutines: the calls of waiting acquires run on
+// goroutines that stay for the next wait, and Drain lets them go.
+func TestWaitCallsReuseGoroutines(t *testing.T) {
+	srv, api := newParkingServer(t)
+	idle := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(requestTimeout)
+		for httpapi.IdleCalls(api) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines idle for waits' calls, want %d", httpapi.IdleCalls(api), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	idle(0)
+	for range 5 {
+		got := send(t, srv, "POST", "/v1/locks/a/acquire", `{"owner":"o","wait_ms":10000}`)
+		wantStatus(t, got, http.StatusOK)
+		wantStatus(t, send(t, srv, "POST", "/v1/locks/a/release", `{"lease":"`+got.object(t)["lease"].(string)+`"}`), http.StatusOK)
+		// One after the first wait, and still one: each later wait ran
+		// on the goroutine the one before left.
+		idle(1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	api.Drain(ctx, requestTimeout)
+	idle(0)
+}
+
 // TestParkedWaitTLSAroundListener: with TLS wrapped around the listener
 // that Listener returns (httptest's StartTLS, as http.Server.ServeTLS
 // does), a parked connection cannot go back to the server (it would be

@@ -93,7 +93,7 @@ func (e *Engine) round(ctx context.Context, timeout time.Duration, only []reply,
 		}
 		tk := &tickets[i]
 		tk.done = make(chan struct{})
-		e.workers.run(func() {
+		e.workers.Run(func() {
 			if tracked {
 				defer e.bg.Done()
 			}

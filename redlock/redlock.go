@@ -19,7 +19,13 @@ import (
 
 	"github.com/lockd/lockd"
 	"github.com/lockd/lockd/internal/waitq"
+	"github.com/lockd/lockd/internal/workers"
 )
+
+// maxIdleWorkers bounds the goroutines an engine keeps for the node calls
+// of its next rounds: enough for a busy engine's concurrent rounds on
+// every node.
+const maxIdleWorkers = 256
 
 // Engine is the Redlock engine. It is safe for concurrent use.
 type Engine struct {
@@ -29,7 +35,7 @@ type Engine struct {
 	id     string // tells this engine's marks on a lock from others' (handoff.go)
 
 	gates   []gate   // one per node
-	workers *workers // run the node calls of rounds (fanout.go)
+	workers *workers.Pool // run the node calls of rounds (fanout.go)
 
 	mu        sync.Mutex
 	closed    bool
@@ -99,7 +105,7 @@ func newWithNodes(nodes []node, opts ...Option) (*Engine, error) {
 // newEngine returns an engine of cfg over the nodes that nodes makes,
 // given the engine's own config (which the nodes keep).
 func newEngine(cfg config, nodes func(*config) []node) *Engine {
-	e := &Engine{cfg: cfg, id: newAttemptTag(), workers: newWorkers()}
+	e := &Engine{cfg: cfg, id: newAttemptTag(), workers: workers.New(maxIdleWorkers)}
 	e.nodes = nodes(&e.cfg)
 	e.quorum = len(e.nodes)/2 + 1
 	e.gates = make([]gate, len(e.nodes))
@@ -193,7 +199,7 @@ func (e *Engine) Close() error {
 	}
 	e.listeners.Wait()
 	e.bg.Wait()
-	e.closeOnce.Do(e.workers.close)
+	e.closeOnce.Do(e.workers.Close)
 	for _, n := range e.nodes {
 		n.close()
 	}
