@@ -34,7 +34,7 @@ type Engine struct {
 	cfg    config
 	id     string // tells this engine's marks on a lock from others' (handoff.go)
 
-	gates   []gate   // one per node
+	gates   []gate        // one per node
 	workers *workers.Pool // run the node calls of rounds (fanout.go)
 
 	mu        sync.Mutex
