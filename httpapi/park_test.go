@@ -61,12 +61,18 @@ func newParkingServerOn(t *testing.T, tls bool, wrap func(net.Listener) net.List
 // waitParked waits until api holds n parked waits.
 func waitParked(t *testing.T, api *httpapi.Server, n int) {
 	t.Helper()
+	waitCount(t, "waits parked", func() int { return httpapi.Parked(api) }, n)
+}
+
+// waitCount waits until count returns want, for up to requestTimeout.
+func waitCount(t *testing.T, what string, count func() int, want int) {
+	t.Helper()
 	deadline := time.Now().Add(requestTimeout)
-	for httpapi.Parked(api) != n {
+	for count() != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d waits parked, want %d", httpapi.Parked(api), n)
+			t.Fatalf("%d %s, want %d", count(), what, want)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -242,13 +248,7 @@ func TestWaitCallsReuseGoroutines(t *testing.T) {
 	srv, api := newParkingServer(t)
 	idle := func(want int) {
 		t.Helper()
-		deadline := time.Now().Add(requestTimeout)
-		for httpapi.IdleCalls(api) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d goroutines idle for waits' calls, want %d", httpapi.IdleCalls(api), want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitCount(t, "goroutines idle for waits' calls", func() int { return httpapi.IdleCalls(api) }, want)
 	}
 	idle(0)
 	for range 5 {

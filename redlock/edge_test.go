@@ -94,7 +94,7 @@ func TestExtendReseeds(t *testing.T) {
 	// A connection broken by the restart may fail one call first (EOF, on
 	// the in-process fallback server): a client retries quorum_unavailable.
 	var bErr error
-	eventually(t, "b's acquire answered", func() bool {
+	testenv.Eventually(t, "b's acquire answered", func() bool {
 		_, bErr = e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "b"})
 		return !errors.Is(bErr, lockd.ErrQuorumUnavailable)
 	})

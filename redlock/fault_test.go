@@ -203,7 +203,7 @@ func TestFencesSurviveNodeRestarts(t *testing.T) {
 		// that a client retries, as here. A retry may then find the lease
 		// gone: the failed attempt's deletes still land in the background.
 		attempts := 0
-		eventually(t, fmt.Sprintf("round %d: Release", round), func() bool {
+		testenv.Eventually(t, fmt.Sprintf("round %d: Release", round), func() bool {
 			_, err = e.Release(ctx(t), name, l.ID)
 			attempts++
 			return !errors.Is(err, lockd.ErrQuorumUnavailable)

@@ -32,7 +32,7 @@ func TestReleaseHandsOff(t *testing.T) {
 		}
 		got <- l
 	}()
-	eventually(t, "the waiter's offer", func() bool { return e.lines.Len("hand") == 1 && offered(e, "hand") })
+	testenv.Eventually(t, "the waiter's offer", func() bool { return e.lines.Len("hand") == 1 && offered(e, "hand") })
 	acquires, handoffs := totalAcquires(counts), totalHandoffs(counts)
 	rel, err := e.Release(ctx(t), "hand", a.ID)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestReleaserQueuesAfterHandOff(t *testing.T) {
 			t.Errorf("b's Release: %v", err)
 		}
 	}()
-	eventually(t, "b's offer", func() bool { return e.lines.Len("again") == 1 && offered(e, "again") })
+	testenv.Eventually(t, "b's offer", func() bool { return e.lines.Len("again") == 1 && offered(e, "again") })
 	acquires := totalAcquires(counts)
 	var attempts int64
 	go func() {
@@ -111,7 +111,7 @@ func TestReleaserQueuesAfterHandOff(t *testing.T) {
 			t.Error("b not granted within 5s of the release")
 			return
 		}
-		eventually(t, "a waiting, alone in line", func() bool { return e.lines.Len("again") == 1 && offered(e, "again") })
+		testenv.Eventually(t, "a waiting, alone in line", func() bool { return e.lines.Len("again") == 1 && offered(e, "again") })
 		e.settle()
 		attempts = totalAcquires(counts) - acquires
 	}()
@@ -173,7 +173,7 @@ func TestHolderAfterHandOffThatFreedNothing(t *testing.T) {
 			go func() {
 				_, _ = e.Acquire(wctx, "kept", lockd.AcquireOptions{Owner: "other", TTL: time.Second, Wait: 20 * time.Second})
 			}()
-			eventually(t, "the other's offer", func() bool { return offered(e, "kept") })
+			testenv.Eventually(t, "the other's offer", func() bool { return offered(e, "kept") })
 			if err := tc.release(e, opts.Lease, holds[1]); err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +243,7 @@ func TestHandOffLeavesOtherEngines(t *testing.T) {
 		}()
 	}
 	defer func() { close(stop); wg.Wait() }()
-	eventually(t, "hand-offs among the busy engine's waiters", func() bool { return cycles.Load() > 50 })
+	testenv.Eventually(t, "hand-offs among the busy engine's waiters", func() bool { return cycles.Load() > 50 })
 	start := time.Now()
 	l, err := other.Acquire(ctx(t), "busy", lockd.AcquireOptions{Owner: "other", TTL: 5 * time.Second, Wait: 10 * time.Second})
 	if err != nil {
@@ -270,7 +270,7 @@ func TestHandOffToGoneWaiter(t *testing.T) {
 		_, err := e.Acquire(wctx, "gone", lockd.AcquireOptions{Owner: "w", TTL: 30 * time.Second, Wait: 10 * time.Second})
 		done <- err
 	}()
-	eventually(t, "the waiter's offer", func() bool { return offered(e, "gone") })
+	testenv.Eventually(t, "the waiter's offer", func() bool { return offered(e, "gone") })
 	for _, f := range faults {
 		f.delay = 300 * time.Millisecond
 	}
@@ -280,7 +280,7 @@ func TestHandOffToGoneWaiter(t *testing.T) {
 		_, err := e.Release(ctx(t), "gone", a.ID)
 		released <- err
 	}()
-	eventually(t, "the hand-off under way", func() bool { return !offered(e, "gone") })
+	testenv.Eventually(t, "the hand-off under way", func() bool { return !offered(e, "gone") })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("the gone waiter's Acquire = %v, want context.Canceled", err)
@@ -384,7 +384,7 @@ func TestHolderAcquiresAheadOfLine(t *testing.T) {
 			go func() {
 				_, _ = e.Acquire(wctx, "again", lockd.AcquireOptions{Owner: "other", TTL: time.Second, Wait: 10 * time.Second})
 			}()
-			eventually(t, "the other's offer", func() bool { return offered(e, "again") })
+			testenv.Eventually(t, "the other's offer", func() bool { return offered(e, "again") })
 			again := opts
 			again.Wait = 5 * time.Second
 			if reentrant {
@@ -423,7 +423,7 @@ func TestReaderAtOtherEngineWoken(t *testing.T) {
 			writer <- l
 		}
 	}()
-	eventually(t, "the writer's offer", func() bool { return offered(here, "rw") })
+	testenv.Eventually(t, "the writer's offer", func() bool { return offered(here, "rw") })
 	reader := make(chan time.Time, 1)
 	go func() {
 		if _, err := there.Acquire(ctx(t), "rw", lockd.AcquireOptions{Owner: "r", TTL: 30 * time.Second, Wait: 20 * time.Second, Mode: lockd.ModeRead}); err != nil {
@@ -431,7 +431,7 @@ func TestReaderAtOtherEngineWoken(t *testing.T) {
 		}
 		reader <- time.Now()
 	}()
-	eventually(t, "the reader in line", func() bool { return there.lines.Len(lockd.ReadLine("rw")) == 1 })
+	testenv.Eventually(t, "the reader in line", func() bool { return there.lines.Len(lockd.ReadLine("rw")) == 1 })
 	time.Sleep(100 * time.Millisecond) // past its first attempt, which marked the lock
 	if _, err := here.Release(ctx(t), "rw", a.ID); err != nil {
 		t.Fatal(err)

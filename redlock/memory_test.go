@@ -100,7 +100,7 @@ func TestFloodUnderNoeviction(t *testing.T) {
 		t.Fatalf("flood ended with %v, want ErrQuorumUnavailable for OOM", err)
 	}
 	e.settle()
-	eventually(t, "nodes empty again after the leases expire", func() bool {
+	testenv.Eventually(t, "nodes empty again after the leases expire", func() bool {
 		for _, s := range servers {
 			if len(keysOn(t, s.Addr(), DefaultKeyPrefix+"lock:")) > 0 {
 				return false

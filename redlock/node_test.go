@@ -42,17 +42,6 @@ func logLines(logs *syncbuf.Buffer, parts ...string) int {
 	return n
 }
 
-// eventually retries cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func nodeHealth(t *testing.T, e *Engine, addr string) lockd.NodeHealth {
 	t.Helper()
@@ -87,7 +76,7 @@ func TestPausedNodeFailsFast(t *testing.T) {
 			t.Fatalf("release %d: %v", i, err)
 		}
 	}
-	eventually(t, "paused node marked down", func() bool {
+	testenv.Eventually(t, "paused node marked down", func() bool {
 		return logLines(logs, "not counted in quorums", "node="+paused.Addr()) > 0
 	})
 	start := time.Now()
@@ -103,7 +92,7 @@ func TestPausedNodeFailsFast(t *testing.T) {
 	}
 	paused.Resume()
 	resumed = true
-	eventually(t, "resumed node counted again", func() bool {
+	testenv.Eventually(t, "resumed node counted again", func() bool {
 		return logLines(logs, "counted in quorums again", "node="+paused.Addr()) > 0
 	})
 	if h := nodeHealth(t, e, paused.Addr()); !h.OK {
@@ -144,7 +133,7 @@ func TestEvictionPolicyRefused(t *testing.T) {
 	for _, s := range servers[:2] {
 		configSet(t, s.Addr(), "maxmemory-policy", "noeviction")
 	}
-	eventually(t, "nodes counted once their policy is noeviction", func() bool {
+	testenv.Eventually(t, "nodes counted once their policy is noeviction", func() bool {
 		_, err := e.Acquire(ctx(t), "evict", lockd.AcquireOptions{Owner: "a"})
 		return err == nil
 	})

@@ -62,7 +62,7 @@ func TestRejoinDelay(t *testing.T) {
 		t.Errorf("health within the delay: %+v, want not ready, nodes 1 and 2 rejoining", h)
 	}
 	var b lockd.Lease
-	eventually(t, "b's grant once the delay is over", func() bool {
+	testenv.Eventually(t, "b's grant once the delay is over", func() bool {
 		b, err = e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "b", TTL: time.Second})
 		return err == nil
 	})
@@ -89,7 +89,7 @@ func TestNoRejoinDelayGrantsTwice(t *testing.T) {
 	}
 	servers[1].Restart()
 	servers[2].Restart()
-	eventually(t, "b's grant on the restarted nodes", func() bool {
+	testenv.Eventually(t, "b's grant on the restarted nodes", func() bool {
 		_, err = e.Acquire(ctx(t), name, lockd.AcquireOptions{Owner: "b", TTL: time.Second})
 		return err == nil
 	})
@@ -107,7 +107,7 @@ func TestRestartWithinDelay(t *testing.T) {
 		t.Fatal(err) // every node's run_id is known from here on
 	}
 	servers[1].Restart()
-	eventually(t, "node 1 rejoining", func() bool { return rejoining(t, e, 1) })
+	testenv.Eventually(t, "node 1 rejoining", func() bool { return rejoining(t, e, 1) })
 	first := time.Now()
 	time.Sleep(delay / 2)
 	servers[1].Restart()
@@ -115,7 +115,7 @@ func TestRestartWithinDelay(t *testing.T) {
 	if !rejoining(t, e, 1) {
 		t.Errorf("node 1 votes %v after its first restart was seen, though it restarted again within the delay", time.Since(first))
 	}
-	eventually(t, "node 1 back", func() bool { return e.Health(ctx(t)).Nodes[1].OK })
+	testenv.Eventually(t, "node 1 back", func() bool { return e.Health(ctx(t)).Nodes[1].OK })
 }
 
 // TestObserveRestart covers what counts as a restart: a new run_id, or an

@@ -307,7 +307,7 @@ func TestPermitExtendReseeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	servers[2].Restart()
-	eventually(t, "the permit written back on the restarted node", func() bool {
+	testenv.Eventually(t, "the permit written back on the restarted node", func() bool {
 		x, err := e.ExtendPermit(ctx(t), name, a.ID, 10*time.Second)
 		if err == nil && x.Fence != a.Fence {
 			t.Fatalf("extend: fence %d, want %d", x.Fence, a.Fence)
@@ -324,7 +324,7 @@ func TestPermitExtendReseeds(t *testing.T) {
 		t.Fatalf("extend after losing a second node: got %+v, %v; want the permit kept on nodes 0 and 2", x, err)
 	}
 	var bErr error
-	eventually(t, "b's acquire answered", func() bool {
+	testenv.Eventually(t, "b's acquire answered", func() bool {
 		_, bErr = e.AcquirePermit(ctx(t), name, 1, lockd.AcquireOptions{Owner: "b"})
 		return !errors.Is(bErr, lockd.ErrQuorumUnavailable)
 	})

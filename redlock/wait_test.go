@@ -108,7 +108,7 @@ func wakeOnRelease(t *testing.T, resp2 bool) {
 		}
 		got <- time.Now()
 	}()
-	eventually(t, "the waiter in line", func() bool { return e.lines.Len("wake") == 1 })
+	testenv.Eventually(t, "the waiter in line", func() bool { return e.lines.Len("wake") == 1 })
 	time.Sleep(100 * time.Millisecond) // past its first attempt, into its pause
 	released := time.Now()
 	if _, err := e.Release(ctx(t), "wake", a.ID); err != nil {
@@ -162,7 +162,7 @@ func TestWaitersShareOneLoop(t *testing.T) {
 			}
 		}()
 		// Arrive one at a time, so that arrival order is defined.
-		eventually(t, "the waiter in line", func() bool { return e.lines.Len("line") == i+1 })
+		testenv.Eventually(t, "the waiter in line", func() bool { return e.lines.Len("line") == i+1 })
 	}
 	before := totalAcquires(counts)
 	window := 10 * poll
@@ -212,7 +212,7 @@ func TestWaitEnds(t *testing.T) {
 	go func() {
 		_, _ = e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "head", TTL: time.Second, Wait: 2 * time.Second})
 	}()
-	eventually(t, "the head in line", func() bool { return e.lines.Len("ends") == 1 })
+	testenv.Eventually(t, "the head in line", func() bool { return e.lines.Len("ends") == 1 })
 	start := time.Now()
 	_, err := e.Acquire(ctx(t), "ends", lockd.AcquireOptions{Owner: "second", TTL: time.Second, Wait: 300 * time.Millisecond})
 	var noe *lockd.NotObtainedError
@@ -228,7 +228,7 @@ func TestWaitEnds(t *testing.T) {
 	if !errors.Is(err, lockd.ErrNotObtained) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waiter whose context ended = %v, want ErrNotObtained joined with DeadlineExceeded", err)
 	}
-	eventually(t, "the line empty once the head gives up", func() bool { return e.lines.Len("ends") == 0 })
+	testenv.Eventually(t, "the line empty once the head gives up", func() bool { return e.lines.Len("ends") == 0 })
 }
 
 // TestWaitNodePaused: with one of three nodes paused (SIGSTOP) for the
@@ -252,7 +252,7 @@ func TestWaitNodePaused(t *testing.T) {
 		_, err := e.Acquire(ctx(t), "paused", lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 15 * time.Second})
 		got <- err
 	}()
-	eventually(t, "the waiter in line", func() bool { return e.lines.Len("paused") == 1 })
+	testenv.Eventually(t, "the waiter in line", func() bool { return e.lines.Len("paused") == 1 })
 	time.Sleep(500 * time.Millisecond) // past its first attempt; the paused node is marked down
 	released := time.Now()
 	if _, err := e.Release(ctx(t), "paused", a.ID); err != nil {
@@ -288,13 +288,13 @@ func TestWaiterEngineDies(t *testing.T) {
 		_, err := dying.Acquire(dctx, "dies", lockd.AcquireOptions{Owner: "doomed", TTL: 5 * time.Second, Wait: 15 * time.Second})
 		dead <- err
 	}()
-	eventually(t, "the doomed waiter in line", func() bool { return dying.lines.Len("dies") == 1 })
+	testenv.Eventually(t, "the doomed waiter in line", func() bool { return dying.lines.Len("dies") == 1 })
 	got := make(chan error, 1)
 	go func() {
 		_, err := living.Acquire(ctx(t), "dies", lockd.AcquireOptions{Owner: "b", TTL: 5 * time.Second, Wait: 15 * time.Second})
 		got <- err
 	}()
-	eventually(t, "the other waiter in line", func() bool { return living.lines.Len("dies") == 1 })
+	testenv.Eventually(t, "the other waiter in line", func() bool { return living.lines.Len("dies") == 1 })
 	// The doomed lockd goes: its request ends, then the engine closes.
 	kill()
 	if err := <-dead; !errors.Is(err, context.Canceled) {
@@ -401,7 +401,7 @@ func TestCloseEndsWaits(t *testing.T) {
 			errs <- err
 		}()
 	}
-	eventually(t, "the waiters in line", func() bool { return e.lines.Len("closing") == waiters })
+	testenv.Eventually(t, "the waiters in line", func() bool { return e.lines.Len("closing") == waiters })
 	start := time.Now()
 	if err := e.Close(); err != nil {
 		t.Fatal(err)

@@ -5,22 +5,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lockd/lockd/internal/testenv"
 )
 
 // maxIdle is the bound of the pool under test.
 const maxIdle = 16
-
-// eventually fails t unless cond holds within 10s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestReuseAndBound(t *testing.T) {
 	w := New(maxIdle)
@@ -28,11 +18,11 @@ func TestReuseAndBound(t *testing.T) {
 	ran := make(chan struct{}, 1)
 	w.Run(func() { ran <- struct{}{} })
 	<-ran
-	eventually(t, "one idle worker", func() bool { return int32(w.Idle()) == 1 })
+	testenv.Eventually(t, "one idle worker", func() bool { return int32(w.Idle()) == 1 })
 	// The next call goes to the idle worker: no goroutine more.
 	w.Run(func() { ran <- struct{}{} })
 	<-ran
-	eventually(t, "the same worker idle again", func() bool { return int32(w.Idle()) == 1 })
+	testenv.Eventually(t, "the same worker idle again", func() bool { return int32(w.Idle()) == 1 })
 	if n := runtime.NumGoroutine(); n > base+1 {
 		t.Errorf("%d goroutines after two calls, want at most %d: the second call did not reuse the idle worker", n, base+1)
 	}
@@ -57,13 +47,13 @@ func TestReuseAndBound(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not every call ran within 10s")
 	}
-	eventually(t, "the idle workers bounded", func() bool { return int32(w.Idle()) == maxIdle })
+	testenv.Eventually(t, "the idle workers bounded", func() bool { return int32(w.Idle()) == maxIdle })
 	if n := runtime.NumGoroutine(); n > base+maxIdle+1 {
 		t.Errorf("%d goroutines with the pool idle, want at most %d", n, base+maxIdle+1)
 	}
 
 	w.Close()
-	eventually(t, "the workers gone after close", func() bool { return int32(w.Idle()) == 0 && runtime.NumGoroutine() <= base+1 })
+	testenv.Eventually(t, "the workers gone after close", func() bool { return int32(w.Idle()) == 0 && runtime.NumGoroutine() <= base+1 })
 	// A call after close still runs.
 	w.Run(func() { ran <- struct{}{} })
 	select {
@@ -71,5 +61,5 @@ func TestReuseAndBound(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a call after close did not run")
 	}
-	eventually(t, "its goroutine gone", func() bool { return int32(w.Idle()) == 0 && runtime.NumGoroutine() <= base+1 })
+	testenv.Eventually(t, "its goroutine gone", func() bool { return int32(w.Idle()) == 0 && runtime.NumGoroutine() <= base+1 })
 }
