@@ -42,7 +42,6 @@ func logLines(logs *syncbuf.Buffer, parts ...string) int {
 	return n
 }
 
-
 func nodeHealth(t *testing.T, e *Engine, addr string) lockd.NodeHealth {
 	t.Helper()
 	for _, n := range e.Health(ctx(t)).Nodes {
