@@ -2,6 +2,7 @@ package redlock
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -50,11 +51,11 @@ func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *
 	// Not cut short with the releaser's context: the round is the
 	// waiter's attempt too. Each call is bounded by the node timeout.
 	replies, late := e.round(context.WithoutCancel(ctx), e.cfg.nodeTimeout, nil, handoffScript, a.keys, args, func(out []reply) bool {
-		return e.acquireDecided(handoffPart(out, 1))
+		return e.acquireDecided(e.handoffPart(out, 1))
 	})
-	a.replies = handoffPart(replies, 1)
+	a.replies = e.handoffPart(replies, 1)
 	a.late = e.handoffLate(late)
-	rel, err := e.releasedFrom(name, handoffPart(replies, 0))
+	rel, err := e.releasedFrom(name, e.handoffPart(replies, 0))
 	if err == nil && rel.Holds == 0 && count(a.replies, grantsOK) >= e.quorum {
 		// The lock went to the waiter: an acquire arriving from now on,
 		// the releaser's next one included (it may come as soon as this
@@ -69,20 +70,29 @@ func (e *Engine) handOff(ctx context.Context, name string, relArgs []string, o *
 
 // handoffPart returns part k of each node's reply to handoff.lua: 0 is
 // release.lua's, 1 acquire.lua's. A node's error stands for both.
-func handoffPart(replies []reply, k int) []reply {
+func (e *Engine) handoffPart(replies []reply, k int) []reply {
 	out := make([]reply, len(replies))
 	for i, r := range replies {
-		if r.err != nil {
-			out[i] = r
-			continue
-		}
-		if a, ok := r.v.([]any); ok && len(a) == 2 {
-			out[i].v = a[k]
-			continue
-		}
-		out[i].v = r.v // unexpected: the parsers report it
+		out[i] = e.handoffReply(i, r, k)
 	}
 	return out
+}
+
+// handoffReply returns part k of node i's reply r to handoff.lua. The
+// waiter's part may be an error of its own (a full node refused the
+// attempt), which is that node's failure for the attempt only.
+func (e *Engine) handoffReply(i int, r reply, k int) reply {
+	if r.err != nil {
+		return r
+	}
+	a, ok := r.v.([]any)
+	if !ok || len(a) != 2 {
+		return reply{v: r.v} // unexpected: the parsers report it
+	}
+	if err, ok := a[k].(error); ok {
+		return reply{err: &lockd.NodeError{Node: e.nodes[i].addr(), Err: fmt.Errorf("%s: %w", handoffScript.name, err)}}
+	}
+	return reply{v: a[k]}
 }
 
 // handoffLate passes on a hand-off round's stragglers as acquire.lua's
@@ -96,7 +106,7 @@ func (e *Engine) handoffLate(late stragglers) stragglers {
 	e.spawn(func() {
 		for range late.n {
 			nr := <-late.ch
-			ch <- nodeReply{nr.i, handoffPart([]reply{nr.r}, 1)[0]}
+			ch <- nodeReply{nr.i, e.handoffReply(nr.i, nr.r, 1)}
 		}
 	})
 	return stragglers{ch: ch, n: late.n}

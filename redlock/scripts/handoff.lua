@@ -12,7 +12,11 @@
 -- lock as they would without hand-offs. A read lease (no lock hash here)
 -- is released the plain way too, and the waiter tried after it.
 -- Returns {release.lua's reply, acquire.lua's reply}, or {release.lua's
--- reply, {5}} when the waiter was not tried.
+-- reply, {5}} when the waiter was not tried. When the waiter's attempt
+-- fails on this node, its part is that error, and the release's part
+-- still says what the release did: a full node (noeviction) refuses the
+-- attempt's first write when the release wrote nothing (a lease that
+-- holds nothing any more), and the release must not be reported failed.
 local function release(KEYS, ARGV)
 --#include release
 end
@@ -32,4 +36,11 @@ end
 if cur[1] then
   relArgs[4] = '' -- handed on, or still held: nothing to announce
 end
-return {release(relKeys, relArgs), acquire(KEYS, acqArgs)}
+local rel = release(relKeys, relArgs)
+local ok, acq = pcall(acquire, KEYS, acqArgs)
+if not ok then
+  if type(acq) ~= 'table' or not acq.err then
+    acq = redis.error_reply(tostring(acq))
+  end
+end
+return {rel, acq}
