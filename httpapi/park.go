@@ -40,7 +40,8 @@ const drainPoll = 10 * time.Millisecond
 type parking struct {
 	ln *handoff
 	// calls runs the waits' calls: their goroutines stay for the next
-	// wait, with the stack the last one grew (see internal/workers).
+	// wait, with the stack the last one grew until a garbage collection
+	// halves it (see internal/workers).
 	calls *workers.Pool
 
 	mu       sync.Mutex

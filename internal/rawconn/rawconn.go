@@ -11,6 +11,9 @@
 // and the hand-overs cost about as much as the calls themselves. Sockets
 // are non-blocking, so the calls never wait: a full buffer answers EAGAIN,
 // and the connection then waits for the poller as net.Conn does.
+//
+// ReadOnce makes one such read of a socket that must not wait, for a
+// check such as whether an idle connection is still open.
 package rawconn
 
 import "net"

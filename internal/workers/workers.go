@@ -4,7 +4,8 @@
 // grows its goroutine's stack to several KiB. A new goroutine for every
 // call paid for that growth, a stack copy or two, each time: 4-6% of
 // lockd's CPU under contention for the node calls of rounds alone. An idle
-// worker keeps its grown stack and waits for a call at no cost.
+// worker keeps its grown stack (until a garbage collection halves the
+// stack of one that uses little of it) and waits for a call at no cost.
 package workers
 
 import "sync/atomic"
