@@ -53,9 +53,14 @@ func (f *faultNode) check(ctx context.Context) error {
 	return f.node.check(ctx)
 }
 
-// newFaultEngine starts n real redis-server nodes behind fault nodes.
+// newFaultEngine starts n real redis-server nodes behind fault nodes. Its
+// node timeout is 1s unless opts set one: a call that a loaded machine
+// (CI, with -race) stalls past the default 200ms would fail a test that
+// injects no such fault (one did). Faults that hold a call past it say
+// what they need.
 func newFaultEngine(t *testing.T, n int, opts ...Option) (*Engine, []*faultNode, []*testenv.Redis) {
 	t.Helper()
+	opts = append([]Option{WithNodeTimeout(time.Second)}, opts...)
 	servers := testenv.StartRedis(t, n)
 	cfg, err := newConfig(opts)
 	if err != nil {
