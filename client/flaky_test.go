@@ -21,7 +21,16 @@ type flaky struct {
 	lockd.Engine
 	mu        sync.Mutex
 	extendErr error
+	hang      bool // Extend waits for its context to end
 	extends   int
+}
+
+// hangExtends makes every Extend wait until its context ends, as a call
+// to an engine that does not answer, until it is called with false.
+func (f *flaky) hangExtends(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hang = on
 }
 
 // failExtends makes every Extend return err until it is called with nil.
@@ -40,9 +49,13 @@ func (f *flaky) extendCalls() int {
 
 func (f *flaky) Extend(ctx context.Context, name, leaseID string, ttl time.Duration) (lockd.Lease, error) {
 	f.mu.Lock()
-	err := f.extendErr
+	err, hang := f.extendErr, f.hang
 	f.extends++
 	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return lockd.Lease{}, ctx.Err()
+	}
 	if err != nil {
 		return lockd.Lease{}, err
 	}

@@ -57,6 +57,7 @@ func (l *Lease) renew(ctx context.Context) bool {
 		sent := time.Now()
 		nl, err := l.c.eng.Extend(actx, l.name, l.id, 0)
 		l.renewMu.Unlock()
+		cut := actx.Err() != nil // the attempt's own deadline (or ctx) ended it
 		cancel()
 		switch {
 		case err == nil:
@@ -68,7 +69,11 @@ func (l *Lease) renew(ctx context.Context) bool {
 			return false
 		}
 		l.mu.Lock()
-		l.lastErr = err
+		if !cut || l.lastErr == nil {
+			// An attempt cut by its own deadline says less than what lockd
+			// answered before it: that answer stays the cause.
+			l.lastErr = err
+		}
 		left = time.Until(l.deadline)
 		l.mu.Unlock()
 		// Short leases cannot afford the full backoff: at least three more

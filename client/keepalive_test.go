@@ -112,6 +112,34 @@ func TestKeepAlive(t *testing.T) {
 			}
 		})
 	})
+	t.Run("ErrExpiredCause", func(t *testing.T) {
+		// Renewals refused with quorum_unavailable, then unanswered: the
+		// lease's error names what lockd said, not the deadlines of the
+		// attempts cut after it.
+		both(t, func(t *testing.T, c *client.Client, eng *flaky) {
+			ctx := ctxFor(t)
+			l, err := c.Acquire(ctx, "ka", client.TTL(ttl), client.KeepAlive())
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := eng.extendCalls()
+			eng.failExtends(lockd.ErrQuorumUnavailable)
+			for deadline := time.Now().Add(5 * time.Second); eng.extendCalls() == before; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no renewal within 5s")
+				}
+			}
+			eng.hangExtends(true)
+			defer eng.hangExtends(false)
+			closedWithin(t, l, 2*ttl)
+			err = l.Err()
+			for _, want := range []error{lockd.ErrLost, client.ErrExpired, lockd.ErrQuorumUnavailable} {
+				if !errors.Is(err, want) {
+					t.Errorf("Err = %v, want it to match %v", err, want)
+				}
+			}
+		})
+	})
 	t.Run("TransientRetried", func(t *testing.T) {
 		both(t, func(t *testing.T, c *client.Client, eng *flaky) {
 			ctx := ctxFor(t)

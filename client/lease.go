@@ -45,7 +45,7 @@ type Lease struct {
 	deadline  time.Time   // sentAt+ttl less the allowance for clock drift
 	expiry    *time.Timer // runs expire at deadline
 	hold      *time.Timer // ends the lease at MaxHold; nil without it
-	lastErr   error       // the last renewal's failure, cleared by a success
+	lastErr   error       // the last renewal failure lockd answered (else the last one), cleared by a success
 	err       error       // why done closed; nil while open
 	released  bool        // a Release through this handle succeeded
 }
@@ -135,7 +135,8 @@ func (l *Lease) Done() <-chan struct{} { return l.done }
 
 // Err returns nil while Done is open, and afterwards why it closed:
 // ErrReleased, an error matching lockd.ErrLost (a refused renewal, or
-// ErrExpired joined with the last renewal's failure), ErrMaxHold, or the
+// ErrExpired joined with the last renewal failure that lockd answered, or
+// else the last attempt's own timeout), ErrMaxHold, or the
 // cause of the context given to Acquire with KeepAlive.
 func (l *Lease) Err() error {
 	l.mu.Lock()
