@@ -22,6 +22,7 @@ func TestReadWriteNodeFaults(t *testing.T) {
 				needRedisServer(t, "the in-process fallback cannot be paused")
 			}
 			e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond), WithRetryDelay(time.Millisecond, 5*time.Millisecond))
+			dialled(t, e)
 			c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			if fault == "Paused" {
@@ -85,6 +86,7 @@ func TestWriterPreferenceNodeDown(t *testing.T) {
 
 func writerPreferenceNodeDown(t *testing.T, fault string) {
 	e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond))
+	dialled(t, e)
 	if fault == "Killed" {
 		servers[2].Kill()
 	} else {

@@ -101,6 +101,7 @@ func TestReentrantNodeFaults(t *testing.T) {
 	for _, fault := range []string{"Killed", "Paused"} {
 		t.Run(fault, func(t *testing.T) {
 			e, _, servers := newFaultEngine(t, 3, WithNodeTimeout(100*time.Millisecond))
+			dialled(t, e)
 			name := "reentrant-" + fault
 			id := lockd.NewLeaseID()
 			acquire := func(hold string) lockd.Lease {

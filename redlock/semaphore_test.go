@@ -54,6 +54,7 @@ func only(faults []*faultNode, mask int) { setModes(faults, modeDown, 7&^mask) }
 func TestSemaphoreQuorumCounterexample(t *testing.T) {
 	needRedisServer(t, "on the in-process fallback, a permit whose first round disagrees on the slot is refused (not investigated; redis-server grants it)")
 	e, faults, _ := newFaultEngine(t, 3, WithNodeTimeout(200*time.Millisecond))
+	dialled(t, e)
 	name := "counterexample"
 	opts := func(owner string) lockd.AcquireOptions {
 		return lockd.AcquireOptions{Owner: owner, TTL: 10 * time.Second}
@@ -196,6 +197,7 @@ func TestSemaphoreNodeFaults(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { _ = e.Close() })
+				dialled(t, e)
 				engines[i] = e
 			}
 			const (

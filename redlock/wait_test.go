@@ -241,6 +241,7 @@ func TestWaitNodePaused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
+	dialled(t, e)
 	a, err := e.Acquire(ctx(t), "paused", lockd.AcquireOptions{Owner: "a", TTL: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -328,6 +329,7 @@ func TestAcquireManyNodeDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
+	dialled(t, e)
 	const (
 		workers = 8
 		rounds  = 20
