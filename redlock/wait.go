@@ -103,7 +103,12 @@ func (e *Engine) wait(ctx context.Context, line, name string, opts lockd.Acquire
 	// An acquire by the holder's owner does attempt: it may be the holder
 	// itself (a reentrant acquire, or a retry), which those in line wait
 	// for.
-	holder, _ := e.lines.Holder(line)
+	holder, until := e.lines.Holder(line)
+	if time.Now().After(until) {
+		// A note past the noted lease's end (a handed grant that failed
+		// or was let go keeps it until the line empties) says nothing.
+		holder = ""
+	}
 	if (opts.Fair || offer != nil && holder != "" && holder != opts.Owner) && !w.Head() {
 		turn, a := f.waitTurn(ctx, deadline)
 		switch {
